@@ -7,7 +7,7 @@ tested against them without importing the stage before it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -100,3 +100,28 @@ class StoredRecord:
     source_row: int
     file_hash: str
     recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class FileSummary:
+    """One line of a run's summary: what became of one submitted file."""
+
+    submitter: str
+    file_name: str
+    status: FileStatus
+    rows_accepted: int
+    rows_rejected: int
+    errors: int
+    warnings: int
+    skipped_unchanged: bool = False  # the same file (by content hash) was already consolidated
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """When and for what a consolidation ran; shown on the master's summary sheet."""
+
+    as_of: date
+    started_at: datetime
+    profile_name: str
+    profile_title: str
+    drive: str
