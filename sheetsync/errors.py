@@ -185,6 +185,7 @@ _CATALOGUE: tuple[ErrorType, ...] = (
         "“{value}”在“{target_sheet}”中找不到。请先在“{target_sheet}”中登记,或核对编号。",
         Scope.ROW,
     ),
+    ErrorType("invalid-value", "内容无效", "“{value}”无法识别({detail})。请按填报说明填写。", Scope.ROW),
 )
 
 CATALOGUE: dict[str, ErrorType] = {error.code: error for error in _CATALOGUE}

@@ -29,6 +29,7 @@ class SheetResult:
     sheet_name: str  # contract sheet name
     source_sheet: str  # the sheet's name in the file (may differ: renamed, csv)
     rows_seen: int = 0
+    columns: dict[str, int] = field(default_factory=dict)  # field name → 0-based worksheet column
     valid_rows: list[ValidRow] = field(default_factory=list)
     rejected_rows: set[int] = field(default_factory=set)
 

@@ -41,7 +41,13 @@ class Stamp(BaseModel):
 
     submitter: str
     kind: SubmitterKind
-    period: str
+    period: str | None = None
     template_version: str = TEMPLATE_VERSION
     profile: str = ""
     generated_on: date | None = None
+
+
+# Helper sheets of a template that carry no records: read past them without a warning.
+INSTRUCTIONS_SHEET = "填报说明"
+CHOICES_SHEET = "选项"
+HELPER_SHEETS: frozenset[str] = frozenset({STAMP_SHEET, INSTRUCTIONS_SHEET, CHOICES_SHEET})

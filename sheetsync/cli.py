@@ -1,0 +1,278 @@
+"""The ``sheetsync`` command: the library's functions, one sub-command each.
+
+Every command prints Chinese for the officer, ``--json`` for scripts, and ends with an exit
+code a scheduler can act on; no command ever ends in a Python traceback (set
+``SHEETSYNC_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sheetsync.drive import Drive
+from sheetsync.errors import Problem
+from sheetsync.profile import Profile, load_profile, shipped_profiles
+from sheetsync.records import FILE_STATUS_LABELS, FileResult, FileStatus
+from sheetsync.schemas import SubmitterKind
+from sheetsync.schemas.stamp import is_period, period_of
+
+app = typer.Typer(
+    help="清洁生产填报工作簿的校验、汇总与总台账生成 (sheetsync)",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
+DEFAULT_PROFILE = "guangzhou-2013"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(Exception):
+    """A mistake in how the command was called; its text is shown as is (Chinese)."""
+
+
+def friendly(command: F) -> F:
+    """Turn any failure into a one-line Chinese message and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except UserError as error:
+            err_console.print(f"[red]错误:[/red]{error}")
+            raise typer.Exit(EXIT_FAILED) from None
+        except Exception as error:  # the promise is: no traceback for an officer
+            if os.environ.get("SHEETSYNC_DEBUG"):
+                raise
+            err_console.print(f"[red]运行失败:[/red]{type(error).__name__}: {error}")
+            raise typer.Exit(EXIT_FAILED) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _profile(name: str | None, drive: Drive | None = None) -> Profile:
+    if name is None and drive is not None and (settings := drive.settings()) is not None:
+        name = settings.profile
+    try:
+        return load_profile(name or DEFAULT_PROFILE)
+    except KeyError:
+        raise UserError(f"找不到规则方案“{name}”。可用的方案:{'、'.join(shipped_profiles())}") from None
+
+
+def _as_of(text: str | None) -> date:
+    if text is None:
+        return date.today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"--as-of 应为 YYYY-MM-DD 格式的日期,收到“{text}”") from None
+
+
+# ---------------------------------------------------------------------------- template
+
+
+@app.command()
+@friendly
+def template(
+    submitter: Annotated[str, typer.Option(help="填报单位名称,如 越秀区")],
+    out: Annotated[Path, typer.Option(help="生成的模板文件路径 (.xlsx)")],
+    kind: Annotated[SubmitterKind | None, typer.Option(help="单位类型;省略时按规则方案确定")] = None,
+    period: Annotated[str | None, typer.Option(help="填报期间,如 2026-11 或 2026-Q4;默认本期")] = None,
+    profile: Annotated[str | None, typer.Option(help="规则方案名称或 TOML 文件")] = None,
+) -> None:
+    """生成某填报单位的填报模板。"""
+    from sheetsync.render_template import write_template
+
+    rules = _profile(profile)
+    known = rules.submitter(submitter)
+    if kind is None:
+        if known is None:
+            raise UserError(
+                f"“{submitter}”不在规则方案“{rules.name}”的填报单位名单中;如确需生成,请用 --kind 指定单位类型"
+            )
+        kind = known.kind
+    chosen_period = period or period_of(date.today(), rules.reporting)
+    if not is_period(chosen_period):
+        raise UserError(f"填报期间“{chosen_period}”格式不对,应如 2026-11 或 2026-Q4")
+    if out.suffix.lower() != ".xlsx":
+        raise UserError("模板文件名须以 .xlsx 结尾")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_template(out, submitter=submitter, kind=kind, period=chosen_period, profile=rules.name)
+    console.print(f"已生成模板:{out}")
+
+
+# ---------------------------------------------------------------------------- validate
+
+
+def _problem_table(problems: list[Problem]) -> Table:
+    table = Table(show_lines=False, header_style="bold")
+    for heading in ("位置", "代码", "列", "填写值", "说明"):
+        table.add_column(heading, overflow="fold")
+    for problem in problems:
+        style = "red" if problem.is_error else "yellow"
+        table.add_row(
+            " › ".join(p for p in (problem.sheet, problem.cell) if p) or "(整个文件)",
+            f"[{style}]{problem.code}[/{style}]",
+            problem.header or "",
+            problem.value or "",
+            problem.message,
+        )
+    return table
+
+
+def _print_file(result: FileResult) -> None:
+    status = result.status
+    colour = {FileStatus.ACCEPTED: "green", FileStatus.PARTLY_ACCEPTED: "yellow"}.get(status, "red")
+    console.print(
+        f"[bold]{result.path}[/bold]  [{colour}]{FILE_STATUS_LABELS[status]}[/{colour}]  "
+        f"接收 {result.rows_accepted} 行,退回 {result.rows_rejected} 行"
+    )
+    if result.problems:
+        console.print(_problem_table(result.problems))
+
+
+def _exit_code(results: list[FileResult]) -> int:
+    if any(not result.readable for result in results):
+        return EXIT_FAILED
+    if any(result.has_errors for result in results):
+        return EXIT_PROBLEMS
+    return EXIT_OK
+
+
+@app.command()
+@friendly
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="要校验的文件 (.xlsx .xlsm .xls .ods .csv)")],
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    submitter: Annotated[str | None, typer.Option(help="应有的填报单位,与文件中的标记核对")] = None,
+    profile: Annotated[str | None, typer.Option(help="规则方案名称或 TOML 文件")] = None,
+    drive: Annotated[Path | None, typer.Option(help="共享盘目录:对照总台账核对引用的企业和培训")] = None,
+) -> None:
+    """逐格校验填报文件。退出码:0 无错误,1 有错误行,2 有文件无法读取。"""
+    from sheetsync.validate import References, validate_file
+
+    shared = Drive(drive) if drive else None
+    rules = _profile(profile, shared)
+    references = References()
+    if shared is not None and shared.register_path.is_file():
+        from sheetsync.schemas import Enterprise, Training
+        from sheetsync.store import open_register
+
+        register = open_register(shared.register_url)
+        references = References(
+            keys={name: register.current_keys(name) for name in (Enterprise.sheet_name, Training.sheet_name)}
+        )
+    results = [
+        validate_file(
+            path, display_name=str(path), expected_submitter=submitter, profile=rules, references=references
+        )
+        for path in files
+    ]
+    if as_json:
+        payload = [
+            {
+                "file": result.path,
+                "status": result.status.value,
+                "rows_accepted": result.rows_accepted,
+                "rows_rejected": result.rows_rejected,
+                "problems": [problem.model_dump(mode="json") for problem in result.problems],
+            }
+            for result in results
+        ]
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for result in results:
+            _print_file(result)
+    raise typer.Exit(_exit_code(results))
+
+
+# ---------------------------------------------------------------------------- consolidate
+
+
+@app.command()
+@friendly
+def consolidate(
+    drive: Annotated[Path, typer.Option(help="共享盘根目录(其下有 inbox/<填报单位>/)")],
+    as_of: Annotated[str | None, typer.Option(help="基准日期 YYYY-MM-DD,默认今天")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出每个文件的处理结果")] = False,
+    profile: Annotated[str | None, typer.Option(help="规则方案;默认取共享盘 sheetsync.toml 中的设置")] = None,
+) -> None:
+    """汇总收件箱中的全部文件,更新台账并生成总台账工作簿。"""
+    from sheetsync.consolidate import consolidate as run_consolidation
+
+    shared = Drive(drive)
+    if not shared.inbox.is_dir():
+        raise UserError(f"共享盘“{drive}”下没有 inbox 文件夹")
+    rules = _profile(profile, shared)
+    report = run_consolidation(shared, rules, as_of=_as_of(as_of))
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _print_consolidation(report)
+    results = [outcome.result for outcome in report.files]
+    raise typer.Exit(EXIT_PROBLEMS if any(r.has_errors or not r.readable for r in results) else EXIT_OK)
+
+
+def _print_consolidation(report: Any) -> None:
+    table = Table(title=f"汇总结果(基准日期 {report.run.as_of})", header_style="bold")
+    for heading in ("填报单位", "文件", "结果", "接收行", "退回行", "错误", "提示"):
+        table.add_column(heading)
+    for outcome in report.files:
+        summary = outcome.summary()
+        table.add_row(
+            summary.submitter,
+            summary.file_name,
+            FILE_STATUS_LABELS[summary.status],
+            str(summary.rows_accepted),
+            str(summary.rows_rejected),
+            str(summary.errors),
+            str(summary.warnings),
+        )
+    console.print(table)
+    console.print(f"总台账:{report.master_path}")
+
+
+# ---------------------------------------------------------------------------- demo
+
+
+@app.command()
+@friendly
+def demo(
+    directory: Annotated[Path, typer.Argument(help="演示共享盘目录(将新建)")],
+    as_of: Annotated[str, typer.Option(help="演示的基准日期")] = "2014-11-30",
+) -> None:
+    """用内置演示数据建一个广州 2013 方案的共享盘,汇总并输出总台账路径。"""
+    from sheetsync.consolidate import consolidate as run_consolidation
+    from sheetsync.demo import build_demo_drive
+
+    if directory.exists() and any(directory.iterdir()):
+        raise UserError(f"目录“{directory}”已存在且不为空;请换一个新目录")
+    day = _as_of(as_of)
+    built = build_demo_drive(directory, as_of=day)
+    shared = Drive(directory)
+    shared.write_settings(DEFAULT_PROFILE)
+    console.print(f"已生成演示共享盘:{directory}({len(built.files)} 个填报文件)")
+    report = run_consolidation(shared, load_profile(DEFAULT_PROFILE), as_of=day)
+    _print_consolidation(report)
+    console.print(str(report.master_path))
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()
