@@ -33,7 +33,7 @@ class Expert(SheetModel):
             "专业领域",
             Kind.MULTI_CHOICE,
             choices=INDUSTRY_SECTIONS,
-            note="熟悉的行业门类,可填多个,用“、”分隔,如“C 制造业、D 电力…”或“C、D”",
+            note="熟悉的行业门类,可只填字母,如“C、D”",
             width=26,
         ),
     ] = ()
@@ -44,7 +44,7 @@ class Expert(SheetModel):
             Kind.MULTI_CHOICE,
             required=True,
             choices=SPECIALTIES,
-            note="工艺、节能、环保、财务、审核,可填多个,用“、”分隔",
+            note="可填多个,如“工艺、节能”",
             width=16,
         ),
     ] = ()
@@ -52,7 +52,7 @@ class Expert(SheetModel):
     related: Annotated[
         tuple[str, ...],
         Column(
-            "关联单位", Kind.LIST, note="须回避的单位名称或信用代码,多个用“、”分隔", max_length=2000, width=30
+            "关联单位", Kind.LIST, note="须回避的单位名称或统一社会信用代码", max_length=2000, width=30
         ),
     ] = ()
     status: Annotated[
