@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -262,12 +263,15 @@ def demo(
     from sheetsync.consolidate import consolidate as run_consolidation
     from sheetsync.demo import build_demo_drive
 
+    shared = Drive(directory)
     if directory.exists() and any(directory.iterdir()):
-        raise UserError(f"目录“{directory}”已存在且不为空;请换一个新目录")
+        settings = shared.settings()
+        if settings is None or not settings.demo:
+            raise UserError(f"目录“{directory}”已存在且不是演示共享盘;请换一个新目录")
+        shutil.rmtree(directory)  # a previous demo: rebuild it from scratch
     day = _as_of(as_of)
     built = build_demo_drive(directory, as_of=day)
-    shared = Drive(directory)
-    shared.write_settings(DEFAULT_PROFILE)
+    shared.write_settings(DEFAULT_PROFILE, demo=True)
     console.print(f"已生成演示共享盘:{directory}({len(built.files)} 个填报文件)")
     report = run_consolidation(shared, load_profile(DEFAULT_PROFILE), as_of=day)
     _print_consolidation(report)

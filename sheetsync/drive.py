@@ -21,6 +21,7 @@ class DriveSettings(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     profile: str
+    demo: bool = False  # built by `sheetsync demo`: may be rebuilt from scratch
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,10 @@ class Drive:
             return None
         return DriveSettings.model_validate(tomllib.loads(self.settings_path.read_text(encoding="utf-8")))
 
-    def write_settings(self, profile: str) -> None:
+    def write_settings(self, profile: str, *, demo: bool = False) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.settings_path.write_text(f'profile = "{profile}"\n', encoding="utf-8")
+        text = f'profile = "{profile}"\n' + ("demo = true\n" if demo else "")
+        self.settings_path.write_text(text, encoding="utf-8")
 
     def submitter_folder(self, submitter: str) -> Path:
         return self.inbox / submitter
