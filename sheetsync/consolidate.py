@@ -28,6 +28,7 @@ class FileOutcome:
     submitter: str
     result: FileResult
     merged: dict[str, MergeCounts] = field(default_factory=dict)
+    already_registered: bool = False  # the same bytes were consolidated in an earlier run
 
     def summary(self) -> FileSummary:
         errors = sum(1 for p in self.result.problems if p.is_error)
@@ -39,6 +40,7 @@ class FileOutcome:
             rows_rejected=self.result.rows_rejected,
             errors=errors,
             warnings=len(self.result.problems) - errors,
+            skipped_unchanged=self.already_registered,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -47,6 +49,7 @@ class FileOutcome:
             "submitter": self.submitter,
             "status": self.result.status.value,
             "file_hash": self.result.file_hash,
+            "already_registered": self.already_registered,
             "rows_accepted": {sheet.sheet_name: len(sheet.valid_rows) for sheet in self.result.sheets},
             "rows_rejected": {sheet.sheet_name: len(sheet.rejected_rows) for sheet in self.result.sheets},
             "merged": {
@@ -92,7 +95,11 @@ def consolidate(
     outcomes = _validate_all(drive, profile, register)
     for outcome in outcomes:
         # every file is recorded as a submission, even one with nothing to merge, so its
-        # problems stay on file for the office
+        # problems stay on file for the office; a file already registered changes nothing
+        outcome.already_registered = (
+            register.find_submission(outcome.result.submitter or outcome.submitter, outcome.result.file_hash)
+            is not None
+        )
         outcome.merged = merge_file(
             register, outcome.result, file_name=outcome.result.path, received_at=started_at
         )
@@ -111,7 +118,14 @@ def consolidate(
         files=[outcome.summary() for outcome in outcomes],
         run=run,
     )
-    return Consolidation(run=run, master_path=master, files=outcomes)
+    report = Consolidation(run=run, master_path=master, files=outcomes)
+    register.record_run(
+        started_at=started_at,
+        finished_at=datetime.now().replace(microsecond=0),
+        as_of=as_of,
+        summary=report.as_json(),
+    )
+    return report
 
 
 def _validate_all(drive: Drive, profile: Profile, register: Register) -> list[FileOutcome]:

@@ -1,0 +1,207 @@
+"""Fold one validated file into the register without ever losing what the register knew.
+
+Three rules protect the register: a record is never deleted because a later file leaves it
+out; a column a file lacks never blanks the value the register holds; a value that did not
+really change writes nothing, so provenance keeps pointing at the file that set it.  A file
+is merged in one transaction: it lands whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection
+
+from sheetsync.records import FileResult, ValidRow
+from sheetsync.schemas import Kind, SheetModel
+from sheetsync.store import CurrentVersion, Register, content_hash, dumps, encode_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MergeCounts:
+    """What merging did to one sheet's records; a key repeated within the file counts once."""
+
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class _Provenance:
+    submission_id: int
+    submitter: str
+    file_name: str
+    file_hash: str
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class _SourcedRow:
+    source_sheet: str
+    row: ValidRow
+
+
+@dataclass
+class _Pending:
+    """The version a key will end up with once the whole file has been read."""
+
+    data: dict[str, Any]
+    source: _SourcedRow
+    base: CurrentVersion | None
+
+
+def merge_file(
+    register: Register, result: FileResult, *, file_name: str, received_at: datetime
+) -> dict[str, MergeCounts]:
+    """Merge every valid row of one file; returns counts per contract sheet name.
+
+    A file already registered (same submitter and hash) is not merged again: the nightly run
+    sees every file still in its folder, and replaying an old file after a newer one would
+    otherwise undo the newer file's changes.
+    """
+    counts = {sheet.sheet_name: MergeCounts() for sheet in result.sheets}
+    rows_by_sheet = _rows_by_sheet(result)
+    if rows_by_sheet and not result.submitter:
+        raise ValueError(f"{result.path}: valid rows but no submitter; cannot record their provenance")
+    with register.transaction() as conn:
+        submission_id, is_new = register.add_submission(
+            conn, result, file_name=file_name, received_at=received_at
+        )
+        if not is_new:
+            log.info("%s already merged as submission %d; skipped", file_name, submission_id)
+            for sheet_name, rows in rows_by_sheet.items():
+                counts[sheet_name].unchanged = len({encode_key(s.row.record.key()) for s in rows})
+            return counts
+        provenance = _Provenance(
+            submission_id, result.submitter or "", file_name, result.file_hash, received_at
+        )
+        for sheet_name, rows in rows_by_sheet.items():
+            counts[sheet_name] = _merge_sheet(register, conn, sheet_name, rows, provenance)
+    return counts
+
+
+def _rows_by_sheet(result: FileResult) -> dict[str, list[_SourcedRow]]:
+    """Valid rows grouped by contract sheet, in file order (a sheet may come from two tabs)."""
+    grouped: dict[str, list[_SourcedRow]] = {}
+    for sheet in result.sheets:
+        for row in sheet.valid_rows:
+            grouped.setdefault(sheet.sheet_name, []).append(_SourcedRow(sheet.source_sheet, row))
+    return grouped
+
+
+def _merge_sheet(
+    register: Register,
+    conn: Connection,
+    sheet_name: str,
+    rows: list[_SourcedRow],
+    provenance: _Provenance,
+) -> MergeCounts:
+    keyed = [(encode_key(sourced.row.record.key()), sourced) for sourced in rows]
+    current = register.load_current(conn, sheet_name, (key_text for key_text, _ in keyed))
+    pending = _resolve(keyed, current)
+    counts = MergeCounts()
+    superseded: list[int] = []
+    new_versions: list[dict[str, Any]] = []
+    for key_text, item in pending.items():
+        if item.base is None:
+            counts.inserted += 1
+            new_versions.append(_version_row(sheet_name, key_text, 1, item, provenance))
+        elif item.data == item.base.data:
+            counts.unchanged += 1
+        else:
+            counts.updated += 1
+            superseded.append(item.base.id)
+            new_versions.append(_version_row(sheet_name, key_text, item.base.version + 1, item, provenance))
+    # Supersede first: the one-current-version index must never see two current rows.
+    register.supersede(conn, superseded, provenance.received_at)
+    register.insert_versions(conn, new_versions)
+    log.info(
+        "%s: %d inserted, %d updated, %d unchanged",
+        sheet_name,
+        counts.inserted,
+        counts.updated,
+        counts.unchanged,
+    )
+    return counts
+
+
+def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVersion]) -> dict[str, _Pending]:
+    """The data each key ends with; a key seen twice in one file takes the later row."""
+    pending: dict[str, _Pending] = {}
+    for key_text, sourced in keyed:
+        record = sourced.row.record
+        base = current.get(key_text)
+        earlier = pending.get(key_text)
+        start = earlier.data if earlier is not None else (base.data if base is not None else None)
+        new_data = record.model_dump(mode="json")
+        if start is None:
+            data = new_data
+        else:
+            data = overlay(start, new_data, sourced.row.present_fields, _decimal_fields(type(record)))
+        pending[key_text] = _Pending(data, sourced, base)
+    return pending
+
+
+def overlay(
+    old: dict[str, Any],
+    new: dict[str, Any],
+    present_fields: Iterable[str],
+    decimal_fields: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """``old`` with only the file's columns replaced: a missing column keeps the register's value.
+
+    A decimal that is numerically equal keeps the register's spelling (``1.50`` vs ``1.5``):
+    re-saving a workbook in Excel must not look like a change and write a new version.
+    """
+    merged = dict(old)
+    for name in present_fields:
+        if name not in new:
+            continue
+        if name in decimal_fields and _same_number(old.get(name), new[name]):
+            continue
+        merged[name] = new[name]
+    return merged
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return False
+    try:
+        return Decimal(str(a)) == Decimal(str(b))
+    except InvalidOperation:
+        return False
+
+
+@cache
+def _decimal_fields(model: type[SheetModel]) -> frozenset[str]:
+    return frozenset(name for name, column in model.columns().items() if column.kind is Kind.DECIMAL)
+
+
+def _version_row(
+    sheet_name: str, key_text: str, version: int, item: _Pending, provenance: _Provenance
+) -> dict[str, Any]:
+    data_json = dumps(item.data)
+    return {
+        "sheet_name": sheet_name,
+        "record_key": key_text,
+        "version": version,
+        "data_json": data_json,
+        "content_hash": content_hash(data_json),
+        "is_current": True,
+        "submitter": provenance.submitter,
+        "submission_id": provenance.submission_id,
+        "file_name": provenance.file_name,
+        "source_sheet": item.source.source_sheet,
+        "source_row": item.source.row.row,
+        "file_hash": provenance.file_hash,
+        "recorded_at": provenance.received_at,
+        "superseded_at": None,
+    }

@@ -1,0 +1,481 @@
+"""The master register: every version of every record ever accepted, with where it came from.
+
+The register is the one place the programme's data lives between nights; the master workbook
+is only a view of it.  It therefore never deletes or rewrites a record: a change adds a new
+version and marks the old one superseded, so any value can be traced back to the file, sheet
+and row that set it.  SQLAlchemy Core with portable column types keeps the door open to
+PostgreSQL; JSON is kept as text we serialize ourselves so both databases store identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    bindparam,
+    create_engine,
+    event,
+    insert,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.engine import make_url
+
+from sheetsync.errors import Problem
+from sheetsync.records import FileResult, FileStatus, StoredRecord
+
+# Rows per executemany batch and keys per IN (...) lookup: well under SQLite's variable limit.
+WRITE_BATCH = 5_000
+LOOKUP_CHUNK = 500
+# Above this many keys one scan of the sheet's current versions beats chunked IN lookups.
+SCAN_THRESHOLD = 20_000
+
+_WRITE_OPTION = "sheetsync_write"
+
+
+class Timestamp(TypeDecorator[datetime]):
+    """A naive DateTime; aware values are stored as UTC so SQLite and PostgreSQL agree.
+
+    SQLite silently drops a tzinfo, PostgreSQL would keep it: normalizing on the way in keeps
+    the two backends returning the same value.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+
+metadata = MetaData()
+
+submissions_table = Table(
+    "submissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("submitter", String, nullable=False),
+    Column("file_name", String, nullable=False),
+    Column("file_path", String, nullable=False),
+    Column("file_hash", String(64), nullable=False),
+    Column("period", String, nullable=True),
+    Column("status", String, nullable=False),
+    Column("rows_accepted", Integer, nullable=False),
+    Column("rows_rejected", Integer, nullable=False),
+    Column("problems_json", Text, nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+    UniqueConstraint("submitter", "file_hash", name="uq_submissions_submitter_hash"),
+)
+
+versions_table = Table(
+    "record_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("sheet_name", String, nullable=False),
+    Column("record_key", String, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("data_json", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("is_current", Boolean, nullable=False),
+    Column("submitter", String, nullable=False),
+    Column("submission_id", Integer, ForeignKey("submissions.id"), nullable=False),
+    Column("file_name", String, nullable=False),
+    Column("source_sheet", String, nullable=False),
+    Column("source_row", Integer, nullable=False),
+    Column("file_hash", String(64), nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    Column("superseded_at", Timestamp, nullable=True),
+    UniqueConstraint("sheet_name", "record_key", "version", name="uq_record_versions_key_version"),
+    Index("ix_record_versions_current", "sheet_name", "is_current"),
+)
+
+# At most one current version per record, enforced by the database and not just by merge.py.
+Index(
+    "uq_record_versions_one_current",
+    versions_table.c.sheet_name,
+    versions_table.c.record_key,
+    unique=True,
+    sqlite_where=versions_table.c.is_current == true(),
+    postgresql_where=versions_table.c.is_current == true(),
+)
+
+runs_table = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp, nullable=True),
+    Column("as_of", Date, nullable=True),
+    Column("summary_json", Text, nullable=False),
+)
+
+
+# JSON and key encoding -----------------------------------------------------------------------
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def dumps(value: Any) -> str:
+    """Canonical JSON text: the same value always gives the same bytes, Chinese kept readable."""
+    return _ENCODER.encode(value)
+
+
+def content_hash(data_json: str) -> str:
+    return hashlib.sha256(data_json.encode("utf-8")).hexdigest()
+
+
+def json_value(value: Any) -> Any:
+    """One key part as pydantic's JSON mode writes it, so keys and data_json agree."""
+    if isinstance(value, Enum):
+        return json_value(value.value)
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, float):
+        return value
+    if isinstance(value, tuple | list):
+        return [json_value(item) for item in value]
+    raise TypeError(f"cannot use {type(value).__name__} in a record key")
+
+
+def json_key(key: Sequence[Any]) -> tuple[Any, ...]:
+    """A record key with its parts in JSON form: what :meth:`Register.current_keys` returns."""
+    return tuple(json_value(part) for part in key)
+
+
+def _is_plain(part: Any) -> bool:
+    return type(part) is str or type(part) is int
+
+
+def encode_key(key: Sequence[Any]) -> str:
+    """The canonical text of a key tuple; dates become ISO text, integers stay integers."""
+    if all(_is_plain(part) for part in key):  # the usual case, kept fast for 300k-row merges
+        return _ENCODER.encode(list(key))
+    return _ENCODER.encode(list(json_key(key)))
+
+
+def decode_key(text: str) -> tuple[Any, ...]:
+    return tuple(json.loads(text))
+
+
+# Engine set-up --------------------------------------------------------------------------------
+
+
+def _is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and transactions that really begin where SQLAlchemy says they do.
+
+    pysqlite by default opens a transaction lazily and commits before DDL, which would break
+    the all-or-nothing promise of :meth:`Register.transaction`; taking over BEGIN ourselves is
+    the recipe from SQLAlchemy's SQLite dialect docs.  Writers use BEGIN IMMEDIATE so a second
+    writer waits for the lock instead of failing half-way when it tries to upgrade.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def open_register(url: str) -> Register:
+    """Open (and create if missing) the register at a SQLAlchemy URL."""
+    if _is_sqlite(url):
+        _ensure_sqlite_folder(url)
+        engine = create_engine(url, connect_args={"timeout": 60})
+        _configure_sqlite(engine)
+    else:
+        engine = create_engine(url)
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+    return Register(engine)
+
+
+# The register -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrentVersion:
+    """What merge needs to know about a record's current version to decide what to write."""
+
+    id: int
+    version: int
+    data: dict[str, Any]
+
+
+def _stored_record(row: Any) -> StoredRecord:
+    return StoredRecord(
+        sheet_name=row.sheet_name,
+        key=decode_key(row.record_key),
+        data=json.loads(row.data_json),
+        version=row.version,
+        submitter=row.submitter,
+        file_name=row.file_name,
+        source_sheet=row.source_sheet,
+        source_row=row.source_row,
+        file_hash=row.file_hash,
+        recorded_at=row.recorded_at,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+_RECORD_COLUMNS = (
+    versions_table.c.sheet_name,
+    versions_table.c.record_key,
+    versions_table.c.version,
+    versions_table.c.data_json,
+    versions_table.c.submitter,
+    versions_table.c.file_name,
+    versions_table.c.source_sheet,
+    versions_table.c.source_row,
+    versions_table.c.file_hash,
+    versions_table.c.recorded_at,
+)
+
+
+class Register:
+    """The register behind one engine; every read can join a caller's open transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Register:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One atomic unit: everything done on the connection commits together or not at all."""
+        with self.engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _reading(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
+
+    # records ----------------------------------------------------------------------------
+
+    def current(self, sheet_name: str, *, conn: Connection | None = None) -> list[StoredRecord]:
+        """Current versions of a sheet's records, ordered by their key text."""
+        query = (
+            select(*_RECORD_COLUMNS)
+            .where(versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true())
+            .order_by(versions_table.c.record_key)
+        )
+        with self._reading(conn) as reader:
+            return [_stored_record(row) for row in reader.execute(query)]
+
+    def current_keys(self, sheet_name: str, *, conn: Connection | None = None) -> set[tuple[Any, ...]]:
+        """Keys (in JSON form, see :func:`json_key`) of the sheet's current records."""
+        query = select(versions_table.c.record_key).where(
+            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
+        )
+        with self._reading(conn) as reader:
+            return {decode_key(text) for text in reader.scalars(query)}
+
+    def history(
+        self, sheet_name: str, key: Sequence[Any], *, conn: Connection | None = None
+    ) -> list[StoredRecord]:
+        """Every version of one record, oldest first."""
+        query = (
+            select(*_RECORD_COLUMNS)
+            .where(versions_table.c.sheet_name == sheet_name, versions_table.c.record_key == encode_key(key))
+            .order_by(versions_table.c.version)
+        )
+        with self._reading(conn) as reader:
+            return [_stored_record(row) for row in reader.execute(query)]
+
+    def sheet_names(self, *, conn: Connection | None = None) -> list[str]:
+        """Sheets that have at least one record, sorted."""
+        query = select(versions_table.c.sheet_name).distinct().order_by(versions_table.c.sheet_name)
+        with self._reading(conn) as reader:
+            return list(reader.scalars(query))
+
+    def load_current(
+        self, conn: Connection, sheet_name: str, key_texts: Iterable[str]
+    ) -> dict[str, CurrentVersion]:
+        """Current versions of the given keys, in a handful of queries whatever their number.
+
+        One SELECT per row would make a 300k-row merge take hours; a few chunked IN lookups (or
+        one scan of the sheet when most of it is wanted) keep it to seconds.
+        """
+        wanted = sorted(set(key_texts))
+        if not wanted:
+            return {}
+        columns = (
+            versions_table.c.id,
+            versions_table.c.record_key,
+            versions_table.c.version,
+            versions_table.c.data_json,
+        )
+        base = select(*columns).where(
+            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
+        )
+        if len(wanted) > SCAN_THRESHOLD:
+            wanted_set = set(wanted)
+            rows: Iterable[Any] = (row for row in conn.execute(base) if row.record_key in wanted_set)
+        else:
+            rows = (
+                row
+                for chunk in _chunks(wanted, LOOKUP_CHUNK)
+                for row in conn.execute(base.where(versions_table.c.record_key.in_(chunk)))
+            )
+        return {
+            row.record_key: CurrentVersion(row.id, row.version, json.loads(row.data_json)) for row in rows
+        }
+
+    def supersede(self, conn: Connection, version_ids: Sequence[int], at: datetime) -> None:
+        """Mark versions as no longer current; they stay in the register as history."""
+        statement = (
+            update(versions_table)
+            .where(versions_table.c.id == bindparam("b_id"))
+            .values(is_current=False, superseded_at=bindparam("b_at"))
+        )
+        for chunk in _chunks(list(version_ids), WRITE_BATCH):
+            conn.execute(statement, [{"b_id": version_id, "b_at": at} for version_id in chunk])
+
+    def insert_versions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert record versions (dicts of record_versions columns) in executemany batches."""
+        for chunk in _chunks(rows, WRITE_BATCH):
+            conn.execute(insert(versions_table), list(chunk))
+
+    # submissions --------------------------------------------------------------------------
+
+    def find_submission(
+        self, submitter: str, file_hash: str, *, conn: Connection | None = None
+    ) -> int | None:
+        query = select(submissions_table.c.id).where(
+            submissions_table.c.submitter == submitter, submissions_table.c.file_hash == file_hash
+        )
+        with self._reading(conn) as reader:
+            return reader.scalar(query)
+
+    def add_submission(
+        self, conn: Connection, result: FileResult, *, file_name: str, received_at: datetime
+    ) -> tuple[int, bool]:
+        """The submission's id and whether it is new; a file seen before is left as it was."""
+        submitter = result.submitter or ""
+        existing = self.find_submission(submitter, result.file_hash, conn=conn)
+        if existing is not None:
+            return existing, False
+        values = {
+            "submitter": submitter,
+            "file_name": file_name,
+            "file_path": result.path,
+            "file_hash": result.file_hash,
+            "period": result.stamp.period if result.stamp is not None else None,
+            "status": result.status.value,
+            "rows_accepted": result.rows_accepted,
+            "rows_rejected": result.rows_rejected,
+            "problems_json": dumps([problem.model_dump(mode="json") for problem in result.problems]),
+            "received_at": received_at,
+        }
+        new_id = conn.execute(insert(submissions_table).values(**values)).inserted_primary_key[0]
+        return int(new_id), True
+
+    def submissions(self, *, conn: Connection | None = None) -> list[dict[str, Any]]:
+        """Every submission, newest first, with its problems decoded back into :class:`Problem`."""
+        table = submissions_table
+        query = select(table).order_by(table.c.received_at.desc(), table.c.id.desc())
+        with self._reading(conn) as reader:
+            return [_submission_dict(row) for row in reader.execute(query).mappings()]
+
+    # runs -----------------------------------------------------------------------------------
+
+    def record_run(
+        self,
+        *,
+        started_at: datetime,
+        finished_at: datetime | None,
+        as_of: date | None,
+        summary: dict[str, Any],
+        conn: Connection | None = None,
+    ) -> int:
+        """Log one consolidation run; ``summary`` is any JSON-able dict the caller wants kept."""
+        if isinstance(as_of, datetime):
+            as_of = as_of.date()
+        statement = insert(runs_table).values(
+            started_at=started_at, finished_at=finished_at, as_of=as_of, summary_json=dumps(summary)
+        )
+        if conn is not None:
+            return int(conn.execute(statement).inserted_primary_key[0])
+        with self.transaction() as own:
+            return int(own.execute(statement).inserted_primary_key[0])
+
+    def runs(self, *, conn: Connection | None = None) -> list[dict[str, Any]]:
+        """Every run, newest first, with the summary decoded."""
+        query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
+        with self._reading(conn) as reader:
+            return [_run_dict(row) for row in reader.execute(query).mappings()]
+
+
+def _submission_dict(row: Any) -> dict[str, Any]:
+    data = {key: value for key, value in row.items() if key != "problems_json"}
+    data["status"] = FileStatus(row["status"])
+    data["problems"] = [Problem.model_validate(item) for item in json.loads(row["problems_json"])]
+    return data
+
+
+def _run_dict(row: Any) -> dict[str, Any]:
+    data = {key: value for key, value in row.items() if key != "summary_json"}
+    data["summary"] = json.loads(row["summary_json"])
+    return data

@@ -1,0 +1,304 @@
+"""The register's own guarantees, independent of merge: schema, keys, submissions, atomicity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from sheetsync.errors import Problem
+from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow
+from sheetsync.schemas import Enterprise, Stamp, SubmitterKind
+from sheetsync.store import (
+    Register,
+    content_hash,
+    decode_key,
+    dumps,
+    encode_key,
+    json_key,
+    open_register,
+    submissions_table,
+    versions_table,
+)
+
+USCC_A = "91440101MA5CJQ4N59"
+USCC_B = "914403001922038216"
+DAY1 = datetime(2026, 11, 2, 2, 0)
+DAY2 = datetime(2026, 11, 3, 2, 0)
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'register.sqlite'}"
+
+
+@pytest.fixture
+def register(url: str) -> Iterator[Register]:
+    opened = open_register(url)
+    yield opened
+    opened.close()
+
+
+def file_result(
+    tag: str = "a", *, submitter: str | None = "海珠区", problems: list[Problem] | None = None
+) -> FileResult:
+    record = Enterprise.model_validate(
+        {
+            "uscc": USCC_A,
+            "name": "某公司",
+            "district": "海珠区",
+            "industry_section": "C",
+            "category": "规模以上工业",
+            "audit_type": "自愿",
+        }
+    )
+    sheet = SheetResult(
+        "企业名录",
+        "企业名录",
+        rows_seen=2,
+        valid_rows=[ValidRow(record, 2, frozenset(Enterprise.model_fields))],
+        rejected_rows={3},
+    )
+    return FileResult(
+        path=f"/share/海珠区/{tag}.xlsx",
+        file_hash=hashlib.sha256(tag.encode()).hexdigest(),
+        submitter=submitter,
+        stamp=Stamp(submitter="海珠区", kind=SubmitterKind.DISTRICT, period="2026-11"),
+        sheets=[sheet],
+        problems=problems or [],
+    )
+
+
+def version_row(
+    submission_id: int, key: tuple[Any, ...], version: int, *, current: bool = True
+) -> dict[str, Any]:
+    data_json = dumps({"uscc": key[0], "n": version})
+    return {
+        "sheet_name": "企业名录",
+        "record_key": encode_key(key),
+        "version": version,
+        "data_json": data_json,
+        "content_hash": content_hash(data_json),
+        "is_current": current,
+        "submitter": "海珠区",
+        "submission_id": submission_id,
+        "file_name": "a.xlsx",
+        "source_sheet": "企业名录",
+        "source_row": version + 1,
+        "file_hash": "f" * 64,
+        "recorded_at": DAY1,
+        "superseded_at": None,
+    }
+
+
+def add_submission(register: Register, result: FileResult, received_at: datetime = DAY1) -> tuple[int, bool]:
+    with register.transaction() as conn:
+        return register.add_submission(
+            conn, result, file_name=Path(result.path).name, received_at=received_at
+        )
+
+
+# schema and connection set-up -----------------------------------------------------------------
+
+
+def test_open_creates_the_tables_and_indexes(register: Register) -> None:
+    inspector = inspect(register.engine)
+    assert {"submissions", "record_versions", "runs"} <= set(inspector.get_table_names())
+    index_names = {index["name"] for index in inspector.get_indexes("record_versions")}
+    assert {"ix_record_versions_current", "uq_record_versions_one_current"} <= index_names
+    uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints("record_versions")}
+    assert ("sheet_name", "record_key", "version") in uniques
+
+
+def test_opening_twice_keeps_the_data(url: str) -> None:
+    first = open_register(url)
+    submission_id, _ = add_submission(first, file_result())
+    first.close()
+
+    second = open_register(url)
+    assert second.find_submission("海珠区", file_result().file_hash) == submission_id
+    second.close()
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(register: Register) -> None:
+    with register.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+
+def test_a_version_needs_an_existing_submission(register: Register) -> None:
+    with pytest.raises(IntegrityError), register.transaction() as conn:
+        register.insert_versions(conn, [version_row(999, (USCC_A,), 1)])
+
+
+def test_at_most_one_current_version_per_record(register: Register) -> None:
+    submission_id, _ = add_submission(register, file_result())
+    with pytest.raises(IntegrityError), register.transaction() as conn:
+        register.insert_versions(
+            conn, [version_row(submission_id, (USCC_A,), 1), version_row(submission_id, (USCC_A,), 2)]
+        )
+    with register.transaction() as conn:
+        register.insert_versions(
+            conn,
+            [
+                version_row(submission_id, (USCC_A,), 1, current=False),
+                version_row(submission_id, (USCC_A,), 2),
+            ],
+        )
+    assert [r.version for r in register.history("企业名录", (USCC_A,))] == [1, 2]
+
+
+# keys and JSON --------------------------------------------------------------------------------
+
+
+def test_key_encoding_is_canonical() -> None:
+    assert encode_key((USCC_A, 1)) == f'["{USCC_A}",1]'
+    assert encode_key([USCC_A, 1]) == encode_key((USCC_A, 1))
+    assert encode_key((date(2014, 5, 31), Decimal("1.50"), "天河区")) == '["2014-05-31","1.50","天河区"]'
+    assert decode_key(encode_key((USCC_A, 2))) == (USCC_A, 2)
+    assert json_key((2014, "全市", date(2014, 1, 1))) == (2014, "全市", "2014-01-01")
+    assert encode_key((True, None)) == "[true,null]"
+
+
+def test_key_encoding_refuses_what_json_cannot_say() -> None:
+    with pytest.raises(TypeError):
+        encode_key((object(),))
+
+
+def test_json_text_is_sorted_and_readable() -> None:
+    text = dumps({"b": "天河区", "a": [1, "2"]})
+    assert text == '{"a":[1,"2"],"b":"天河区"}'
+    assert content_hash(text) == hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# submissions -------------------------------------------------------------------------------------
+
+
+def test_a_submission_is_registered_once(register: Register) -> None:
+    first_id, is_new = add_submission(register, file_result())
+    assert is_new
+
+    again_id, again_new = add_submission(register, file_result(), received_at=DAY2)
+
+    assert (again_id, again_new) == (first_id, False)
+    (only,) = register.submissions()
+    assert only["received_at"] == DAY1
+    other_submitter, is_new = add_submission(register, file_result(submitter="越秀区"))
+    assert is_new and other_submitter != first_id
+
+
+def test_submissions_keep_everything_the_master_needs(register: Register) -> None:
+    problem = Problem.make("required", file="b.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称")
+    add_submission(register, file_result("a"), DAY1)
+    add_submission(register, file_result("b", problems=[problem]), DAY2)
+
+    newest, oldest = register.submissions()
+
+    assert (newest["file_name"], oldest["file_name"]) == ("b.xlsx", "a.xlsx")
+    assert newest["problems"] == [problem]
+    assert newest["status"] is FileStatus.PARTLY_ACCEPTED
+    assert oldest["status"] is FileStatus.ACCEPTED and oldest["problems"] == []
+    assert (newest["rows_accepted"], newest["rows_rejected"], newest["period"]) == (1, 1, "2026-11")
+    assert newest["file_path"] == "/share/海珠区/b.xlsx"
+    assert newest["submitter"] == "海珠区"
+
+
+def test_problems_are_stored_as_readable_json(register: Register) -> None:
+    problem = Problem.make("required", file="a.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称")
+    add_submission(register, file_result(problems=[problem]))
+    with register.engine.connect() as conn:
+        text = conn.execute(select(submissions_table.c.problems_json)).scalar_one()
+    assert "企业名称" in text
+    assert json.loads(text) == [problem.model_dump(mode="json")]
+
+
+# transactions and reads --------------------------------------------------------------------------
+
+
+def test_a_transaction_rolls_back_everything(register: Register) -> None:
+    with pytest.raises(RuntimeError), register.transaction() as conn:
+        submission_id, _ = register.add_submission(conn, file_result(), file_name="a.xlsx", received_at=DAY1)
+        register.insert_versions(conn, [version_row(submission_id, (USCC_A,), 1)])
+        assert register.current_keys("企业名录", conn=conn) == {(USCC_A,)}
+        raise RuntimeError("stop")
+
+    assert register.submissions() == []
+    assert register.current("企业名录") == []
+
+
+def test_current_is_ordered_by_key_and_history_by_version(register: Register) -> None:
+    submission_id, _ = add_submission(register, file_result())
+    with register.transaction() as conn:
+        register.insert_versions(
+            conn,
+            [
+                version_row(submission_id, (USCC_B,), 1),
+                version_row(submission_id, (USCC_A,), 2),
+                version_row(submission_id, (USCC_A,), 1, current=False),
+            ],
+        )
+
+    assert [(r.key, r.version) for r in register.current("企业名录")] == [((USCC_A,), 2), ((USCC_B,), 1)]
+    assert [r.version for r in register.history("企业名录", (USCC_A,))] == [1, 2]
+    assert register.history("企业名录", ("no such key",)) == []
+    assert register.sheet_names() == ["企业名录"]
+
+
+def test_supersede_keeps_the_old_version(register: Register) -> None:
+    submission_id, _ = add_submission(register, file_result())
+    with register.transaction() as conn:
+        register.insert_versions(conn, [version_row(submission_id, (USCC_A,), 1)])
+        (old,) = register.load_current(conn, "企业名录", [encode_key((USCC_A,))]).values()
+        register.supersede(conn, [old.id], DAY2)
+        register.insert_versions(conn, [version_row(submission_id, (USCC_A,), 2)])
+    with register.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                versions_table.c.version, versions_table.c.is_current, versions_table.c.superseded_at
+            ).order_by(versions_table.c.version)
+        ).all()
+    assert [tuple(row) for row in rows] == [(1, False, DAY2), (2, True, None)]
+
+
+def test_aware_timestamps_are_stored_as_utc(register: Register) -> None:
+    beijing = timezone(timedelta(hours=8))
+    add_submission(register, file_result(), datetime(2026, 11, 2, 10, 0, tzinfo=beijing))
+    (only,) = register.submissions()
+    assert only["received_at"] == datetime(2026, 11, 2, 2, 0)
+    assert datetime(2026, 11, 2, 2, 0, tzinfo=UTC) == datetime(2026, 11, 2, 10, 0, tzinfo=beijing)
+
+
+# runs -------------------------------------------------------------------------------------------------
+
+
+def test_runs_are_logged_newest_first(register: Register) -> None:
+    first = register.record_run(
+        started_at=DAY1, finished_at=DAY1, as_of=date(2026, 11, 2), summary={"文件": 3}
+    )
+    second = register.record_run(started_at=DAY2, finished_at=None, as_of=DAY2, summary={"files": []})
+
+    newest, oldest = register.runs()
+
+    assert (newest["id"], oldest["id"]) == (second, first)
+    assert oldest["summary"] == {"文件": 3} and oldest["as_of"] == date(2026, 11, 2)
+    assert newest["as_of"] == date(2026, 11, 3) and newest["finished_at"] is None
+
+
+def test_readers_see_only_committed_data_while_a_merge_runs(url: str, register: Register) -> None:
+    """WAL lets the office open the master while the nightly merge holds the write lock."""
+    other = open_register(url)
+    with register.transaction() as conn:
+        submission_id, _ = register.add_submission(conn, file_result(), file_name="a.xlsx", received_at=DAY1)
+        register.insert_versions(conn, [version_row(submission_id, (USCC_A,), 1)])
+        assert other.current("企业名录") == []
+        assert other.submissions() == []
+    assert other.current_keys("企业名录") == {(USCC_A,)}
+    other.close()
