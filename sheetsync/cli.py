@@ -278,5 +278,16 @@ def demo(
     console.print(str(report.master_path))
 
 
+@app.command()
+@friendly
+def docs(out: Annotated[Path, typer.Option(help="输出的 Markdown 文件")] = Path("docs/workbook-contract.md")) -> None:
+    """根据 schemas 生成填报工作簿约定文档。"""
+    from sheetsync.docs import contract_markdown
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(contract_markdown(), encoding="utf-8")
+    console.print(f"已写入:{out}")
+
+
 def main() -> None:  # pragma: no cover - console-script entry
     app()
