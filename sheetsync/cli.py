@@ -234,7 +234,7 @@ def consolidate(
 def _print_consolidation(report: Any) -> None:
     table = Table(title=f"汇总结果(基准日期 {report.run.as_of})", header_style="bold")
     for heading in ("填报单位", "文件", "结果", "接收行", "退回行", "错误", "提示"):
-        table.add_column(heading)
+        table.add_column(heading, overflow="fold")
     for outcome in report.files:
         summary = outcome.summary()
         table.add_row(
@@ -280,7 +280,9 @@ def demo(
 
 @app.command()
 @friendly
-def docs(out: Annotated[Path, typer.Option(help="输出的 Markdown 文件")] = Path("docs/workbook-contract.md")) -> None:
+def docs(
+    out: Annotated[Path, typer.Option(help="输出的 Markdown 文件")] = Path("docs/workbook-contract.md"),
+) -> None:
     """根据 schemas 生成填报工作簿约定文档。"""
     from sheetsync.docs import contract_markdown
 

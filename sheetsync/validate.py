@@ -411,10 +411,10 @@ def check_references(
 ) -> None:
     """Reject rows naming a record that neither the file nor ``references`` knows.
 
-    A target sheet is checked only when something is known about it: the caller's keys, or the
-    file's own sheet of that kind (a lone file with no 培训活动 sheet cannot say whether a
-    培训编号 from last month exists).  Consolidation calls this a second time for enterprises,
-    once every file of the run has been read.
+    A target sheet is checked only when something is known about it: the caller's keys, or for
+    trainings the file's own filled 培训活动 sheet (a lone file cannot say whether a 培训编号 from
+    last month exists).  Enterprise references need the caller's keys: consolidation checks them
+    in a second pass, once every file of the run has been read.
     """
     wanted = None if targets is None else {target.sheet_name for target in targets}
     by_name = {sheet.sheet_name: sheet for sheet in result.sheets}
@@ -424,7 +424,10 @@ def check_references(
             continue
         outside = references.known(target.sheet_name)
         own = by_name.get(target.sheet_name)
-        if outside is None and own is None:
+        if own is not None and own.rows_seen == 0:
+            own = None  # an empty sheet of the template says nothing about what exists
+        if outside is None and (own is None or target is Enterprise):
+            # enterprises are often registered by another submitter: only the register knows
             continue
         known = set(outside or ())
         if own is not None:

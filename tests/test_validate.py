@@ -314,3 +314,16 @@ def test_every_catalogue_code_is_exercised() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     untested = [code for code in CATALOGUE if f'"{code}"' not in source and code != "invalid-value"]
     assert untested == []
+
+
+def test_empty_own_sheet_does_not_hide_enterprises_known_elsewhere(xlsx) -> None:
+    sheets = {
+        "企业名录": [ENTERPRISE_HEADERS],
+        "技改项目": [["项目编号", "统一社会信用代码", "项目名称", "项目类别"], ["P1", GOOD2, "改造", "节能"]],
+        "培训活动": [["培训编号", "培训日期", "培训主题", "参训人次"]],
+        "参训人员": [["培训编号", "统一社会信用代码", "姓名"], ["YX-01", GOOD2, "张三"]],
+    }
+    path = xlsx("empty-own.xlsx", sheets)
+    assert [p for p in check(path) if p.code == "unknown-reference"] == []
+    known = References(keys={Enterprise.sheet_name: {(GOOD2,)}, Training.sheet_name: {("YX-01",)}})
+    assert [p for p in check(path, references=known) if p.is_error] == []
