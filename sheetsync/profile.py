@@ -256,6 +256,8 @@ class AgencyRating(_Rules):
     grade_points: dict[str, Decimal] = dict(zip(REPORT_GRADES, map(Decimal, (100, 80, 60, 0)), strict=True))
     overdue_penalty: Decimal = Field(default=Decimal(5), ge=0)
     threshold: Decimal = Decimal(60)
+    # the stages an agency answers for; evaluation and acceptance are the office's to schedule
+    overdue_stages: tuple[Stage, ...] = (Stage.STARTED, Stage.CONTRACT_FILED, Stage.REPORTED)
 
     @field_validator("grade_points")
     @classmethod
