@@ -97,11 +97,16 @@ def template(
     kind: Annotated[SubmitterKind | None, typer.Option(help="单位类型;省略时按规则方案确定")] = None,
     period: Annotated[str | None, typer.Option(help="填报期间,如 2026-11 或 2026-Q4;默认本期")] = None,
     profile: Annotated[str | None, typer.Option(help="规则方案名称或 TOML 文件")] = None,
+    prefill: Annotated[bool, typer.Option("--prefill", help="预填该单位在台账中的现有记录(需 --drive)")] = False,
+    drive: Annotated[Path | None, typer.Option(help="共享盘目录(预填时从其台账读取)")] = None,
 ) -> None:
-    """生成某填报单位的填报模板。"""
+    """生成某填报单位的填报模板;加 --prefill 时预填其现有记录,便于更新。"""
     from sheetsync.render_template import write_template
 
-    rules = _profile(profile)
+    shared = Drive(drive) if drive else None
+    if prefill and shared is None:
+        raise UserError("--prefill 需要同时给出 --drive 共享盘目录")
+    rules = _profile(profile, shared)
     known = rules.submitter(submitter)
     if kind is None:
         if known is None:
@@ -114,9 +119,18 @@ def template(
         raise UserError(f"填报期间“{chosen_period}”格式不对,应如 2026-11 或 2026-Q4")
     if out.suffix.lower() != ".xlsx":
         raise UserError("模板文件名须以 .xlsx 结尾")
+    rows = None
+    if prefill and shared is not None:
+        if not shared.register_path.is_file():
+            raise UserError(f"共享盘“{shared.root}”还没有台账(register/register.sqlite),请先汇总一次")
+        from sheetsync.prefill import prefill_rows
+        from sheetsync.store import open_register
+
+        rows = prefill_rows(open_register(shared.register_url), submitter, kind)
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_template(out, submitter=submitter, kind=kind, period=chosen_period, profile=rules.name)
-    console.print(f"已生成模板:{out}")
+    write_template(out, submitter=submitter, kind=kind, period=chosen_period, profile=rules.name, rows=rows)
+    count = sum(len(sheet_rows) for sheet_rows in (rows or {}).values())
+    console.print(f"已生成模板:{out}" + (f"(预填 {count} 条现有记录)" if prefill else ""))
 
 
 # ---------------------------------------------------------------------------- validate
