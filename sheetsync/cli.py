@@ -305,5 +305,10 @@ def docs(
     console.print(f"已写入:{out}")
 
 
+from sheetsync.cli_panel import panel_app  # noqa: E402  (it imports friendly/UserError/console from above)
+
+app.add_typer(panel_app, name="panel", help="专家抽取:抽取评估或验收专家组,并可随时复核")
+
+
 def main() -> None:  # pragma: no cover - console-script entry
     app()
