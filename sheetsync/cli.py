@@ -7,20 +7,26 @@ code a scheduler can act on; no command ever ends in a Python traceback (set
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 import shutil
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from sheetsync.cli_common import (
+    DEFAULT_PROFILE,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    UserError,
+    console,
+    friendly,
+)
+from sheetsync.cli_panel import panel_app
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem
 from sheetsync.profile import Profile, load_profile, shipped_profiles
@@ -34,38 +40,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-
-EXIT_OK, EXIT_PROBLEMS, EXIT_FAILED = 0, 1, 2
-DEFAULT_PROFILE = "guangzhou-2013"
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class UserError(Exception):
-    """A mistake in how the command was called; its text is shown as is (Chinese)."""
-
-
-def friendly(command: F) -> F:
-    """Turn any failure into a one-line Chinese message and exit code 2, never a traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except UserError as error:
-            err_console.print(f"[red]错误:[/red]{error}")
-            raise typer.Exit(EXIT_FAILED) from None
-        except Exception as error:  # the promise is: no traceback for an officer
-            if os.environ.get("SHEETSYNC_DEBUG"):
-                raise
-            err_console.print(f"[red]运行失败:[/red]{type(error).__name__}: {error}")
-            raise typer.Exit(EXIT_FAILED) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _profile(name: str | None, drive: Drive | None = None) -> Profile:
@@ -97,7 +71,9 @@ def template(
     kind: Annotated[SubmitterKind | None, typer.Option(help="单位类型;省略时按规则方案确定")] = None,
     period: Annotated[str | None, typer.Option(help="填报期间,如 2026-11 或 2026-Q4;默认本期")] = None,
     profile: Annotated[str | None, typer.Option(help="规则方案名称或 TOML 文件")] = None,
-    prefill: Annotated[bool, typer.Option("--prefill", help="预填该单位在台账中的现有记录(需 --drive)")] = False,
+    prefill: Annotated[
+        bool, typer.Option("--prefill", help="预填该单位在台账中的现有记录(需 --drive)")
+    ] = False,
     drive: Annotated[Path | None, typer.Option(help="共享盘目录(预填时从其台账读取)")] = None,
 ) -> None:
     """生成某填报单位的填报模板;加 --prefill 时预填其现有记录,便于更新。"""
@@ -304,8 +280,6 @@ def docs(
     out.write_text(contract_markdown(), encoding="utf-8")
     console.print(f"已写入:{out}")
 
-
-from sheetsync.cli_panel import panel_app  # noqa: E402  (it imports friendly/UserError/console from above)
 
 app.add_typer(panel_app, name="panel", help="专家抽取:抽取评估或验收专家组,并可随时复核")
 

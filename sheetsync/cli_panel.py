@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from sheetsync.cli import DEFAULT_PROFILE, EXIT_OK, EXIT_PROBLEMS, UserError, console, friendly
+from sheetsync.cli_common import DEFAULT_PROFILE, EXIT_OK, EXIT_PROBLEMS, UserError, console, friendly
 from sheetsync.domain.panels import PanelShortage
 from sheetsync.drive import Drive
 from sheetsync.panel_record import (
