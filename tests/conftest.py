@@ -63,3 +63,7 @@ def xlsx(tmp_path: Path):
         return write_xlsx(tmp_path / name, sheets, **kwargs)
 
     return make
+
+
+# LibreOffice fixtures are session-wide: one fresh profile (recalculate on load) for the whole run.
+from tests.libreoffice import lo_profile, soffice  # noqa: E402, F401
