@@ -3,7 +3,9 @@
 Each file is validated on its own, then enterprise references are checked against the register
 and every file of the run together (an agency may audit an enterprise a district registered in
 the same night).  Files are merged one by one, each in its own transaction, so a file that
-fails cannot cost another file's rows or anything already in the register.
+fails cannot cost another file's rows or anything already in the register.  The register's
+current records are then loaded once and serve both the master's register sheets and the
+domain engine (:func:`sheetsync.programme.evaluate`), whose verdicts the master shows too.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from typing import Any
 
 from sheetsync.drive import Drive
 from sheetsync.merge import MergeCounts, merge_file
+from sheetsync.panel_record import list_draws
 from sheetsync.profile import Profile
+from sheetsync.programme import ProgrammeView, evaluate
 from sheetsync.records import FileResult, FileSummary, RunInfo
 from sheetsync.render_master import write_master
 from sheetsync.schemas import SHEETS, Enterprise, Training
@@ -65,6 +69,7 @@ class Consolidation:
     run: RunInfo
     master_path: Path
     files: list[FileOutcome]
+    view: ProgrammeView | None = None
 
     @property
     def any_errors(self) -> bool:
@@ -76,6 +81,8 @@ class Consolidation:
             "started_at": self.run.started_at.isoformat(timespec="seconds"),
             "profile": self.run.profile_name,
             "master": str(self.master_path),
+            "overdue": self.view.open_overdue if self.view is not None else 0,
+            "certificates_due": self.view.certificates_due if self.view is not None else 0,
             "files": [outcome.as_json() for outcome in self.files],
         }
 
@@ -110,15 +117,19 @@ def consolidate(
         profile_title=profile.title,
         drive=str(drive.root),
     )
+    records = {model.sheet_name: register.current(model.sheet_name) for model in SHEETS}
+    view = evaluate(records, profile, as_of)
     drive.master_dir.mkdir(parents=True, exist_ok=True)
     master = write_master(
         drive.master_path,
-        records={model.sheet_name: register.current(model.sheet_name) for model in SHEETS},
+        records=records,
         problems=[problem for outcome in outcomes for problem in outcome.result.problems],
         files=[outcome.summary() for outcome in outcomes],
         run=run,
+        view=view,
+        panel_draws=list_draws(register),
     )
-    report = Consolidation(run=run, master_path=master, files=outcomes)
+    report = Consolidation(run=run, master_path=master, files=outcomes, view=view)
     register.record_run(
         started_at=started_at,
         finished_at=datetime.now().replace(microsecond=0),

@@ -13,7 +13,10 @@ and the one shape XlsxWriter would copy into the XML unescaped (``<r>…</r>``) 
 plain runs of a rich string instead.
 
 More sheets are added by writing one more ``_write_*_sheet`` function and listing it in
-:func:`_sheet_writers`.
+:func:`_sheet_writers`. The sheets that show the domain engine's verdicts (逾期预警, 证书到期, 进度,
+专家抽取记录, 咨询机构评分) are tables of computed rows: each builds its rows as plain values with a
+row style and hands them to :func:`_write_table`, so the list of rows stays one thing a later
+writer (formulas instead of values, say) can walk.
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ from __future__ import annotations
 import os
 import secrets
 import stat
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,13 +38,21 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from sheetsync.domain import CertificateState, MetricProgress, ScopeKind
 from sheetsync.errors import Problem, Severity
 from sheetsync.normalize import CellProblem
+from sheetsync.programme import ProgrammeView, WarningKind
 from sheetsync.records import FILE_STATUS_LABELS, FileStatus, FileSummary, RunInfo, StoredRecord
 from sheetsync.schemas import SHEETS, Column, Kind, SheetModel
+from sheetsync.schemas.audit import REPORT_GRADES
 
 SUMMARY_SHEET = "运行摘要"
 PROBLEMS_SHEET = "校验问题"
+OVERDUE_SHEET = "逾期预警"
+CERTIFICATE_SHEET = "证书到期"
+PROGRESS_SHEET = "进度"
+PANEL_DRAW_SHEET = "专家抽取记录"
+AGENCY_SCORE_SHEET = "咨询机构评分"
 
 # Header and width of the provenance columns that follow a register sheet's contract columns.
 PROVENANCE_COLUMNS: tuple[tuple[str, int], ...] = (
@@ -76,6 +88,102 @@ FILE_COLUMNS: tuple[tuple[str, int], ...] = (
     ("备注", 18),
 )
 
+
+class NumberShape(StrEnum):
+    """How a number column of a computed table is shown."""
+
+    GENERAL = "General"
+    INTEGER = "0"
+    ONE_DECIMAL = "0.0"
+    PERCENT = "0.0%"
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """One column of a computed sheet: header, width, and how its numbers and texts are shown."""
+
+    header: str
+    width: int
+    number: NumberShape = NumberShape.GENERAL
+    wrap: bool = False
+
+
+OVERDUE_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("填报单位", 12),
+    TableColumn("统一社会信用代码", 22),
+    TableColumn("企业名称", 28),
+    TableColumn("事项/阶段", 24),
+    TableColumn("状态", 11),
+    TableColumn("截止日期", 12),
+    TableColumn("逾期天数", 10, NumberShape.INTEGER),
+    TableColumn("原因", 60, wrap=True),
+)
+CERTIFICATE_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("填报单位", 12),
+    TableColumn("统一社会信用代码", 22),
+    TableColumn("企业名称", 28),
+    TableColumn("审核轮次", 9, NumberShape.INTEGER),
+    TableColumn("证书类型", 22),
+    TableColumn("发证日期", 12),
+    TableColumn("有效期至", 12),
+    TableColumn("状态", 9),
+    TableColumn("剩余天数", 10, NumberShape.INTEGER),
+    TableColumn("说明", 56, wrap=True),
+)
+PROGRESS_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("范围", 14),
+    TableColumn("范围类型", 10),
+    TableColumn("指标", 18),
+    TableColumn("单位", 9),
+    TableColumn("完成", 12),
+    TableColumn("目标", 12),
+    TableColumn("完成率", 12, NumberShape.PERCENT),
+    TableColumn("各单位目标之和", 14),
+)
+PROGRESS_RATIO_COLUMN = 6
+PANEL_DRAW_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("抽取编号", 16),
+    TableColumn("抽取时间", 18),
+    TableColumn("企业", 28),
+    TableColumn("用途", 8),
+    TableColumn("随机种子", 14),
+    TableColumn("专家组", 30, wrap=True),
+    TableColumn("候补", 20, wrap=True),
+    TableColumn("回避及原因", 50, wrap=True),
+)
+# The attributes a draw may carry each cell under, tried after the Chinese header itself: a
+# :class:`sheetsync.panel_record.PanelRecord` offers ready texts (experts with their names, the seed
+# as text so no digit is lost), plain objects and mappings may carry the raw values instead.
+PANEL_DRAW_FIELDS: dict[str, tuple[str, ...]] = {
+    "抽取编号": ("panel_id", "draw_id", "id"),
+    "抽取时间": ("drawn_at", "drawn_on"),
+    "企业": ("enterprise", "uscc"),
+    "用途": ("purpose",),
+    "随机种子": ("seed_text", "seed"),
+    "专家组": ("panel_text", "panel", "members"),
+    "候补": ("reserves_text", "reserves"),
+    "回避及原因": ("exclusions_text", "exclusions"),
+}
+AGENCY_SCORE_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("咨询机构", 28),
+    TableColumn("季度", 9),
+    TableColumn("评估报告数", 10, NumberShape.INTEGER),
+    *(TableColumn(grade, 7, NumberShape.INTEGER) for grade in REPORT_GRADES),
+    TableColumn("平均分", 8, NumberShape.ONE_DECIMAL),
+    TableColumn("逾期审核数", 10, NumberShape.INTEGER),
+    TableColumn("得分", 8, NumberShape.ONE_DECIMAL),
+    TableColumn("低于阈值", 9),
+    TableColumn("说明", 56, wrap=True),
+)
+SCOPE_KIND_LABELS: dict[ScopeKind, str] = {
+    ScopeKind.CITY: "全市",
+    ScopeKind.SUBMITTER: "填报单位",
+    ScopeKind.SECTOR: "行业领域",
+}
+YES_NO = ("是", "否")
+# Excel stores numbers as doubles: a longer integer (a draw's seed, say) is kept exactly as text
+LARGEST_EXACT_INTEGER = 10**15
+
 SEVERITY_LABELS: dict[Severity, str] = {Severity.ERROR: "错误", Severity.WARNING: "提示"}
 SKIPPED_NOTE = "内容未变,已跳过"
 NO_FILES_NOTE = "本次没有收到文件"
@@ -85,6 +193,32 @@ LIST_SEPARATOR = "、"
 _GOOD = {"bg_color": "#C6EFCE", "font_color": "#006100"}
 _NEUTRAL = {"bg_color": "#FFEB9C", "font_color": "#9C5700"}
 _BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
+
+
+class RowStyle(StrEnum):
+    """How a computed row is marked: Excel's bad (red) and neutral (amber) fills, or red text."""
+
+    PLAIN = "plain"
+    RED = "red"
+    AMBER = "amber"
+    RED_TEXT = "red-text"
+
+
+ROW_STYLES: dict[RowStyle, dict[str, Any]] = {
+    RowStyle.PLAIN: {},
+    RowStyle.RED: _BAD,
+    RowStyle.AMBER: _NEUTRAL,
+    RowStyle.RED_TEXT: {"bold": True, "font_color": _BAD["font_color"]},
+}
+WARNING_STYLES: dict[WarningKind, RowStyle] = {
+    WarningKind.OVERDUE: RowStyle.RED,
+    WarningKind.PAYMENT_ERROR: RowStyle.RED_TEXT,
+    WarningKind.LATE: RowStyle.PLAIN,
+}
+CERTIFICATE_STYLES: dict[CertificateState, RowStyle] = {
+    CertificateState.RENEWAL_DUE: RowStyle.AMBER,
+    CertificateState.EXPIRED: RowStyle.RED,
+}
 STATUS_STYLES: dict[FileStatus, dict[str, str]] = {
     FileStatus.ACCEPTED: _GOOD,
     FileStatus.PARTLY_ACCEPTED: _NEUTRAL,
@@ -115,6 +249,27 @@ class MasterInput:
     problems: Sequence[Problem]
     files: Sequence[FileSummary]
     run: RunInfo
+    view: ProgrammeView | None = None  # None: the computed sheets carry their headers only
+    panel_draws: Sequence[Any] = ()
+
+
+class RowFormats:
+    """One row style in every cell shape a computed table needs: XlsxWriter cannot layer formats."""
+
+    def __init__(self, book: Workbook, style: dict[str, Any]) -> None:
+        self.filled = bool(style)
+        self.text = book.add_format(style) if style else None
+        self.quoted = book.add_format({**style, "quote_prefix": True})
+        wrap = {**style, "text_wrap": True, "valign": "top"}
+        self.wrap = book.add_format(wrap)
+        self.wrap_quoted = book.add_format({**wrap, "quote_prefix": True})
+        self.date = book.add_format({**style, "num_format": "yyyy-mm-dd"})
+        self.datetime = book.add_format({**style, "num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.numbers: dict[NumberShape, Format | None] = {
+            shape: book.add_format({**style, "num_format": shape.value}) for shape in NumberShape
+        }
+        if not style:
+            self.numbers[NumberShape.GENERAL] = None  # a plain number needs no format of its own
 
 
 class Formats:
@@ -141,6 +296,7 @@ class Formats:
             Severity.ERROR: book.add_format({"bold": True, "font_color": _BAD["font_color"]}),
             Severity.WARNING: book.add_format({"font_color": _NEUTRAL["font_color"]}),
         }
+        self.rows = {style: RowFormats(book, ROW_STYLES[style]) for style in RowStyle}
 
 
 SheetWriter = Callable[[Workbook, Formats, MasterInput], None]
@@ -154,15 +310,23 @@ def write_master(
     problems: Sequence[Problem],
     files: Sequence[FileSummary],
     run: RunInfo,
+    view: ProgrammeView | None = None,
+    panel_draws: Sequence[Any] = (),
 ) -> Path:
     """Write the master workbook to ``path``; the old master stays whole until the new one is.
+
+    ``view`` is the domain engine's verdict on the same register (:func:`sheetsync.programme.evaluate`)
+    and ``panel_draws`` the recorded expert draws; without them their sheets still appear, headed
+    and empty, so the workbook's shape never depends on what a night had to say.
 
     Officers may open the master while the nightly run is writing it, and a run can die half
     way, so the workbook is finished in a temporary file beside ``path`` and moved over it in one
     step. Raises whatever the file system raises (for example when Excel on Windows holds the
     master open); the temporary file is removed in that case.
     """
-    master = MasterInput(records=records, problems=problems, files=files, run=run)
+    master = MasterInput(
+        records=records, problems=problems, files=files, run=run, view=view, panel_draws=panel_draws
+    )
     with _staged(Path(path)) as temporary:
         # Not closed on failure: assembling a workbook that is about to be thrown away would only
         # risk a second error hiding the first.
@@ -179,7 +343,16 @@ def write_master(
 def _sheet_writers() -> list[SheetWriter]:
     """The master's sheets in the order officers see them."""
     registers: list[SheetWriter] = [partial(_write_register_sheet, model) for model in SHEETS]
-    return [_write_summary_sheet, *registers, _write_problems_sheet]
+    return [
+        _write_summary_sheet,
+        _write_overdue_sheet,
+        _write_certificate_sheet,
+        _write_progress_sheet,
+        *registers,
+        _write_panel_draw_sheet,
+        _write_agency_score_sheet,
+        _write_problems_sheet,
+    ]
 
 
 # --- 运行摘要 -------------------------------------------------------------------------------
@@ -418,6 +591,258 @@ def _display(raw: Any) -> str:
     if isinstance(raw, date):
         return raw.isoformat()
     return str(raw)
+
+
+# --- computed sheets: the domain engine's verdicts -------------------------------------------
+
+Cell = str | int | float | Decimal | date | None
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a computed sheet: its values in column order and how the row is marked."""
+
+    values: Sequence[Any]
+    style: RowStyle = RowStyle.PLAIN
+
+
+def _write_overdue_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+    """What is late, worst first; red where a stage is still not done, so the top rows are the calls to make."""
+    rows = [] if master.view is None else _overdue_rows(master.view)
+    _write_table(book, formats, OVERDUE_SHEET, OVERDUE_COLUMNS, rows)
+
+
+def _overdue_rows(view: ProgrammeView) -> list[TableRow]:
+    return [
+        TableRow(
+            (
+                item.submitter,
+                item.uscc,
+                item.enterprise,
+                item.subject,
+                str(item.kind),
+                item.deadline,
+                item.days_over,
+                item.reason,
+            ),
+            WARNING_STYLES[item.kind],
+        )
+        for item in view.overdue_items()
+    ]
+
+
+def _write_certificate_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+    """Every current certificate by days left: expired ones on top, then those due for renewal."""
+    rows = [] if master.view is None else _certificate_rows(master.view)
+    _write_table(book, formats, CERTIFICATE_SHEET, CERTIFICATE_COLUMNS, rows)
+
+
+def _certificate_rows(view: ProgrammeView) -> list[TableRow]:
+    rows = []
+    for owned in view.certificates_by_days_left():
+        status = owned.record
+        values = (
+            owned.submitter,
+            status.uscc,
+            view.enterprise_names.get(status.uscc, ""),
+            status.round,
+            status.certificate,
+            status.certified_on,
+            status.expires_on,
+            str(status.state),
+            status.days_left,
+            status.reason,
+        )
+        rows.append(TableRow(values, CERTIFICATE_STYLES.get(status.state, RowStyle.PLAIN)))
+    return rows
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    """One scope and metric of 进度; the whole sheet is a list of these, in the order shown."""
+
+    scope: str
+    kind: ScopeKind
+    metric: MetricProgress
+
+
+def progress_rows(view: ProgrammeView) -> list[ProgressRow]:
+    """全市 first, then each submitter in the profile's order, then the sectors; metrics in catalogue order."""
+    return [
+        ProgressRow(scope.scope, scope.kind, metric)
+        for scope in view.progress_scopes()
+        for metric in scope.metrics
+    ]
+
+
+def _write_progress_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+    """Done against target for every scope, the ratio as a percentage with a bar to read at a glance."""
+    rows = [] if master.view is None else [_progress_table_row(row) for row in progress_rows(master.view)]
+    sheet = _write_table(book, formats, PROGRESS_SHEET, PROGRESS_COLUMNS, rows)
+    if rows:
+        column = PROGRESS_RATIO_COLUMN
+        sheet.conditional_format(
+            1,
+            column,
+            len(rows),
+            column,
+            {
+                "type": "data_bar",
+                "bar_color": "#63BE7B",
+                "data_bar_2010": False,  # the 2007 form: WPS and older readers draw it too
+                "min_type": "num",
+                "min_value": 0,
+                "max_type": "num",
+                "max_value": 1,
+            },
+        )
+
+
+def _progress_table_row(row: ProgressRow) -> TableRow:
+    metric = row.metric
+    return TableRow(
+        (
+            row.scope,
+            SCOPE_KIND_LABELS[row.kind],
+            metric.metric,
+            metric.unit,
+            metric.done,
+            metric.target,
+            metric.ratio,
+            metric.split_total,
+        )
+    )
+
+
+def _write_panel_draw_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+    """Every recorded expert draw with its seed and exclusions, so anyone can re-run it."""
+    rows = [
+        TableRow(tuple(_draw_value(draw, column.header) for column in PANEL_DRAW_COLUMNS))
+        for draw in master.panel_draws
+    ]
+    _write_table(book, formats, PANEL_DRAW_SHEET, PANEL_DRAW_COLUMNS, rows)
+
+
+def _draw_value(draw: Any, header: str) -> Cell:
+    """A draw's field by its Chinese header or an English name; lists read as the register writes them."""
+    for name in (header, *PANEL_DRAW_FIELDS[header]):
+        if isinstance(draw, Mapping):
+            if name in draw:
+                return _cell_value(draw[name])
+        elif hasattr(draw, name):
+            return _cell_value(getattr(draw, name))
+    return None
+
+
+def _cell_value(raw: Any) -> Cell:
+    """Dates and numbers stay typed; lists become 、-separated text, (编号, 原因) pairs 编号(原因)."""
+    if raw is None or isinstance(raw, str | int | float | Decimal | date):
+        return raw
+    if isinstance(raw, Mapping):
+        return LIST_SEPARATOR.join(f"{key}({value})" for key, value in raw.items())
+    if isinstance(raw, list | tuple):
+        return LIST_SEPARATOR.join(_item_text(item) for item in raw)
+    return str(raw)
+
+
+def _item_text(item: Any) -> str:
+    if isinstance(item, list | tuple) and len(item) == 2:
+        return f"{item[0]}({item[1]})"
+    if isinstance(item, list | tuple):
+        return LIST_SEPARATOR.join(str(part) for part in item)
+    return str(item)
+
+
+def _write_agency_score_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+    """The quarter's rating of each agency; those under the threshold are marked for warning."""
+    rows = [] if master.view is None else _agency_rows(master.view)
+    _write_table(book, formats, AGENCY_SCORE_SHEET, AGENCY_SCORE_COLUMNS, rows)
+
+
+def _agency_rows(view: ProgrammeView) -> list[TableRow]:
+    rows = []
+    for score in view.agency_scores:
+        counts = dict(score.grade_counts)
+        values = (
+            score.agency,
+            score.quarter,
+            score.graded,
+            *(counts.get(grade, 0) for grade in REPORT_GRADES),
+            score.mean_points,
+            score.overdue,
+            score.score,
+            YES_NO[0] if score.below_threshold else YES_NO[1],
+            score.reason,
+        )
+        rows.append(TableRow(values, RowStyle.RED if score.below_threshold else RowStyle.PLAIN))
+    return rows
+
+
+def _write_table(
+    book: Workbook,
+    formats: Formats,
+    name: str,
+    columns: Sequence[TableColumn],
+    rows: Iterable[TableRow],
+) -> Worksheet:
+    """A computed sheet with the master's conventions: headed, frozen, filtered, printable."""
+    sheet = book.add_worksheet(name)
+    for col, column in enumerate(columns):
+        sheet.set_column(col, col, column.width)
+    sheet.set_row(0, HEADER_ROW_HEIGHT)
+    _write_header_row(sheet, 0, [column.header for column in columns], formats.header)
+    sheet.freeze_panes(1, 0)
+    _set_up_printing(sheet, repeat_header=True)
+    cells = _TableCells(sheet, formats)
+    row = 0
+    for row, item in enumerate(rows, start=1):
+        for col, (column, value) in enumerate(zip(columns, item.values, strict=True)):
+            cells.write(row, col, column, value, item.style)
+    sheet.autofilter(0, 0, row, len(columns) - 1)
+    return sheet
+
+
+class _TableCells:
+    """Writes one computed value by its type, in the row's style; all text through :class:`_TextCells`."""
+
+    def __init__(self, sheet: Worksheet, formats: Formats) -> None:
+        self._sheet = sheet
+        self._formats = formats.rows
+        self._texts: dict[tuple[RowStyle, bool], _TextCells] = {}
+
+    def write(self, row: int, col: int, column: TableColumn, value: Any, style: RowStyle) -> None:
+        formats = self._formats[style]
+        if value is None or value == "":
+            if formats.filled:
+                self._sheet.write_blank(row, col, None, formats.text)
+        elif isinstance(value, str):
+            self._text(style, column.wrap).write(row, col, value)
+        elif isinstance(value, date):
+            moment_format = formats.datetime if isinstance(value, datetime) else formats.date
+            _write_moment(self._sheet, row, col, value, moment_format, self._text(style, False))
+        elif _is_exact_number(value):
+            self._sheet.write_number(row, col, float(value), formats.numbers[column.number])
+        else:
+            self._text(style, column.wrap).write(row, col, str(value))
+
+    def _text(self, style: RowStyle, wrap: bool) -> _TextCells:
+        key = (style, wrap)
+        if key not in self._texts:
+            formats = self._formats[style]
+            plain, quoted = (formats.wrap, formats.wrap_quoted) if wrap else (formats.text, formats.quoted)
+            self._texts[key] = _TextCells(self._sheet, plain, quoted)
+        return self._texts[key]
+
+
+def _is_exact_number(value: Any) -> bool:
+    """A number Excel shows as given: finite, and an integer no longer than a double keeps exactly."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return abs(value) < LARGEST_EXACT_INTEGER
+    if isinstance(value, Decimal | float):
+        return Decimal(value).is_finite()
+    return False
 
 
 # --- 校验问题 -------------------------------------------------------------------------------
