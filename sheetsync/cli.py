@@ -240,6 +240,70 @@ def _print_consolidation(report: Any) -> None:
     console.print(f"总台账:{report.master_path}")
 
 
+# ---------------------------------------------------------------------------- status
+
+
+@app.command()
+@friendly
+def status(
+    drive: Annotated[Path, typer.Option(help="共享盘根目录")],
+    period: Annotated[
+        str | None, typer.Option(help="填报期间,如 2014-11 或 2014-Q4;默认基准日期所在期间")
+    ] = None,
+    as_of: Annotated[str | None, typer.Option(help="基准日期 YYYY-MM-DD,默认今天")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出")] = False,
+    profile: Annotated[str | None, typer.Option(help="规则方案;默认取共享盘 sheetsync.toml 中的设置")] = None,
+) -> None:
+    """各填报单位本期报送情况;列出未报送的单位。退出码:0 全部已报送,1 有单位未报送。"""
+    from sheetsync.status import period_status
+    from sheetsync.store import open_register
+
+    shared = Drive(drive)
+    rules = _profile(profile, shared)
+    chosen = period or period_of(_as_of(as_of), rules.reporting)
+    if not is_period(chosen):
+        raise UserError(f"填报期间“{chosen}”格式不对,应如 2014-11 或 2014-Q4")
+    submissions = open_register(shared.register_url).submissions() if shared.register_path.is_file() else []
+    lines = period_status(submissions, rules, chosen)
+    if as_json:
+        payload = {
+            "period": chosen,
+            "missing": [line.submitter for line in lines if not line.reported],
+            "submitters": [
+                {
+                    "submitter": line.submitter,
+                    "reported": line.reported,
+                    "files": line.files,
+                    "last_received": line.last_received.isoformat(timespec="seconds")
+                    if line.last_received
+                    else None,
+                    "last_file": line.last_file,
+                    "last_status": line.last_status.value if line.last_status else None,
+                }
+                for line in lines
+            ],
+        }
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    else:
+        table = Table(title=f"{chosen} 报送情况", header_style="bold")
+        for heading in ("填报单位", "本期", "文件数", "最近收到", "最近文件", "处理结果"):
+            table.add_column(heading, overflow="fold")
+        for line in lines:
+            mark = "[green]已报送[/green]" if line.reported else "[red]未报送[/red]"
+            table.add_row(
+                line.submitter,
+                mark,
+                str(line.files),
+                line.last_received.strftime("%Y-%m-%d %H:%M") if line.last_received else "",
+                Path(line.last_file).name if line.last_file else "",
+                FILE_STATUS_LABELS[line.last_status] if line.last_status else "",
+            )
+        console.print(table)
+        missing = [line.submitter for line in lines if not line.reported]
+        console.print(f"未报送:{'、'.join(missing)}" if missing else "本期全部单位已报送。")
+    raise typer.Exit(EXIT_PROBLEMS if any(not line.reported for line in lines) else EXIT_OK)
+
+
 # ---------------------------------------------------------------------------- demo
 
 
