@@ -1,0 +1,309 @@
+"""The job file: one TOML file in ``sync_jobs/`` that says what the nightly run does.
+
+An office sets up a drive once and then edits only this file, so every mistake in it must be
+reported in Chinese, naming the key and what is wrong, before anything runs: a silently ignored
+typo here would mean a night without a master. Relative paths are read from the job file's own
+folder, so a drive and its job file can be copied or mounted elsewhere together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from sheetsync.drive import Drive
+from sheetsync.profile import Profile, load_profile, shipped_profiles
+
+Period = Literal["monthly", "quarterly"]
+
+DEFAULT_KEEP_MASTERS = 7
+DEFAULT_SETTLE_SECONDS = 5.0
+
+# what each key is called when an officer is told about it
+KEY_LABELS: dict[str, str] = {
+    "name": "作业名称",
+    "drive": "共享盘目录",
+    "profile": "规则方案",
+    "submitters": "填报单位",
+    "period": "填报周期",
+    "run_at": "每日运行时间",
+    "register_url": "台账数据库",
+    "master_path": "总台账文件",
+    "keep_masters": "保留的历史总台账份数",
+    "settle_seconds": "文件稳定等待秒数",
+}
+
+_RUN_AT = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
+
+
+class JobFileError(ValueError):
+    """The job file cannot be used; the message is the Chinese text an officer reads."""
+
+
+def _base(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base", Path.cwd()))
+
+
+def _resolve(base: Path, value: str | Path) -> Path:
+    """Absolute without following links, so a mapped drive letter stays the letter officers know."""
+    path = Path(value).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+class JobConfig(BaseModel):
+    """A validated job; optional keys come back filled from the profile and the drive."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    drive: Path
+    profile: str = Field(min_length=1)
+    # empty means every submitter of the profile; filled in after validation
+    submitters: tuple[str, ...] = ()
+    period: Period | None = None
+    run_at: str
+    register_url: str | None = None
+    master_path: Path | None = None
+    keep_masters: int = Field(default=DEFAULT_KEEP_MASTERS, ge=1)
+    settle_seconds: float = Field(default=DEFAULT_SETTLE_SECONDS, ge=0)
+
+    _rules: Profile | None = PrivateAttr(default=None)
+
+    @field_validator("drive", "master_path", mode="before")
+    @classmethod
+    def _path_from_job_file(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str | Path) and str(value).strip():
+            return _resolve(_base(info), value)
+        return value
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _profile_path(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and value.lower().endswith(".toml"):
+            return str(_resolve(_base(info), value))
+        return value
+
+    @field_validator("register_url", mode="before")
+    @classmethod
+    def _sqlite_path(cls, value: Any, info: ValidationInfo) -> Any:
+        """A relative SQLite file is relative to the job file, like every other path in it."""
+        prefix = "sqlite:///"
+        if isinstance(value, str) and value.startswith(prefix):
+            rest = value.removeprefix(prefix)
+            if rest and not rest.startswith("/") and not Path(rest).is_absolute() and rest != ":memory:":
+                return prefix + _resolve(_base(info), rest).as_posix()
+        return value
+
+    @field_validator("run_at", mode="before")
+    @classmethod
+    def _hh_mm(cls, value: Any) -> Any:
+        # TOML has a local-time type: `run_at = 02:30:00` arrives as a datetime.time
+        if isinstance(value, time):
+            if value.second or value.microsecond:
+                raise ValueError(f'时间只精确到分钟,请写成 "{value:%H:%M}"')
+            return f"{value:%H:%M}"
+        if not isinstance(value, str):
+            raise ValueError('须为 "HH:MM" 形式的文本,如 "02:30"')
+        match = _RUN_AT.match(value.strip())
+        if match is None:
+            raise ValueError(f'“{value}”不是有效的时间;须为 24 小时制 "HH:MM",如 "02:30"')
+        return f"{int(match['hour']):02d}:{match['minute']}"
+
+    @model_validator(mode="after")
+    def _fill_from_profile(self) -> JobConfig:
+        try:
+            rules = load_profile(self.profile)
+        except KeyError:
+            raise ValueError(
+                f"profile(规则方案):找不到“{self.profile}”;可用的方案:{'、'.join(shipped_profiles())},"
+                "或填写 .toml 规则方案文件的路径"
+            ) from None
+        except (ValidationError, tomllib.TOMLDecodeError, OSError) as error:
+            raise ValueError(f"profile(规则方案):文件“{self.profile}”无法使用:{error}") from None
+        known = [submitter.name for submitter in rules.submitters]
+        unknown = [name for name in self.submitters if name not in known]
+        if unknown:
+            raise ValueError(
+                f"submitters(填报单位):规则方案“{rules.name}”中没有 {'、'.join(unknown)};"
+                f"可选:{'、'.join(known)}"
+            )
+        if len(set(self.submitters)) != len(self.submitters):
+            raise ValueError("submitters(填报单位):有重复的单位")
+        if not self.submitters:
+            self.submitters = tuple(known)
+        if self.period is None:
+            self.period = "quarterly" if rules.reporting == "quarterly" else "monthly"
+        if self.register_url is None:
+            self.register_url = self.layout.register_url
+        if self.master_path is None:
+            self.master_path = self.layout.master_path
+        self._rules = rules
+        return self
+
+    @property
+    def layout(self) -> Drive:
+        return Drive(self.drive)
+
+    @property
+    def rules(self) -> Profile:
+        """The profile the job names, loaded once when the job was validated."""
+        if self._rules is None:
+            self._rules = load_profile(self.profile)
+        return self._rules
+
+
+def load_job(path: str | Path) -> JobConfig:
+    """Read and check a job file; any problem is a :class:`JobFileError` in Chinese."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Notepad may save a byte-order mark
+    except FileNotFoundError:
+        raise JobFileError(f"找不到作业文件“{path}”") from None
+    except UnicodeDecodeError:
+        raise JobFileError(f"作业文件“{path}”不是 UTF-8 编码;请用 UTF-8 另存") from None
+    except OSError as error:
+        raise JobFileError(f"无法读取作业文件“{path}”:{error.strerror or error}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        hint = ""
+        if "escape" in str(error).lower():
+            hint = "(Windows 路径中的反斜杠请改用单引号括起,如 drive = 'D:\\共享盘',或改用正斜杠 /)"
+        raise JobFileError(f"作业文件“{path}”不是有效的 TOML:{error}{hint}") from None
+    base = Path(os.path.normpath(path.absolute().parent))
+    try:
+        return JobConfig.model_validate(data, context={"base": base})
+    except ValidationError as error:
+        lines = "\n".join(f"- {line}" for line in explain(error))
+        raise JobFileError(f"作业文件“{path}”有误:\n{lines}") from None
+
+
+def explain(error: ValidationError) -> list[str]:
+    """Pydantic's findings in Chinese, one line per key, each naming the key and the fix."""
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        key = ".".join(str(part) for part in item["loc"])
+        where = f"{key}({KEY_LABELS[key]})" if key in KEY_LABELS else key
+        lines.append(f"{where}:{_message(item)}" if key else _message(item))
+    return lines
+
+
+def _message(item: Any) -> str:
+    kind: str = item["type"]
+    ctx: dict[str, Any] = item.get("ctx") or {}
+    given = item.get("input")
+    if kind == "missing":
+        return "缺少此项(必填)"
+    if kind == "extra_forbidden":
+        return f"不认识的键(拼写错误?);可用的键:{'、'.join(KEY_LABELS)}"
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    if kind == "literal_error":
+        return f'只能是 "monthly"(按月)或 "quarterly"(按季度),现为 {given!r}'
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"须为整数,现为 {given!r}"
+    if kind in ("float_type", "float_parsing"):
+        return f"须为数字,现为 {given!r}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = ctx.get("ge", ctx.get("gt"))
+        return f"须不小于 {bound},现为 {given!r}"
+    if kind in ("string_type", "path_type"):
+        return f"须为文本(用双引号括起),现为 {given!r}"
+    if kind == "string_too_short":
+        return "不能为空"
+    if kind in ("tuple_type", "list_type"):
+        return f'须为列表,如 ["越秀区", "海珠区"],现为 {given!r}'
+    return f"取值无效:{given!r}"
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write_job(path: str | Path, config: JobConfig) -> Path:
+    """Write a job file an officer can read and edit, with paths relative to its own folder.
+
+    Keys left at their defaults are written as comments, so the file stays right when the
+    drive moves and shows what could be set.
+    """
+    path = Path(path)
+    folder = Path(os.path.normpath(path.absolute().parent))
+    layout = config.layout
+    every = tuple(submitter.name for submitter in config.rules.submitters)
+
+    def quoted(value: str) -> str:
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+
+    def shown(target: Path) -> str:
+        return quoted(_relative(target, folder))
+
+    profile = config.profile
+    if profile.lower().endswith(".toml"):
+        profile = _relative(Path(profile), folder)
+    lines = [
+        f"# sheetsync 作业文件:{config.name}",
+        "# 路径相对于本文件所在的文件夹;Windows 路径请用单引号,如 'D:\\共享盘'。",
+        "",
+        "# 作业名称(出现在运行记录和日志中)",
+        f"name = {quoted(config.name)}",
+        "# 共享盘根目录(其下有 inbox/、archive/、rejected/、feedback/、master/、logs/)",
+        f"drive = {shown(config.drive)}",
+        "# 规则方案:内置方案名,或 .toml 规则方案文件的路径",
+        f"profile = {quoted(profile)}",
+        '# 填报周期:"monthly"(按月)或 "quarterly"(按季度)',
+        f"period = {quoted(config.period or 'monthly')}",
+        "# 每日运行时间(本机时间,24 小时制)",
+        f"run_at = {quoted(config.run_at)}",
+        "# 保留的历史总台账份数(master/history/)",
+        f"keep_masters = {config.keep_masters}",
+        "# 文件须保持不变多少秒才会被接收(仍在上传的文件留到下次)",
+        f"settle_seconds = {_number(config.settle_seconds)}",
+        "",
+        "# 只汇总部分填报单位时填写;不填则为规则方案中的全部单位",
+    ]
+    names = "[" + ", ".join(quoted(name) for name in config.submitters) + "]"
+    lines.append(f"# submitters = {names}" if config.submitters == every else f"submitters = {names}")
+    lines.append("# 台账数据库;不填则为共享盘 register/register.sqlite")
+    if config.register_url == layout.register_url:
+        lines.append(f"# register_url = {quoted('sqlite:///' + _relative(layout.register_path, folder))}")
+    else:
+        lines.append(f"register_url = {quoted(config.register_url or '')}")
+    lines.append("# 总台账文件;不填则为共享盘 master/总台账.xlsx")
+    if config.master_path == layout.master_path or config.master_path is None:
+        lines.append(f"# master_path = {shown(layout.master_path)}")
+    else:
+        lines.append(f"master_path = {shown(config.master_path)}")
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)  # never leave a file behind that load_job would refuse to parse
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _relative(target: Path, folder: Path) -> str:
+    """Relative when the target sits beside the job file's folder (moves with it), else absolute."""
+    try:
+        relative = Path(os.path.relpath(target, folder))
+    except ValueError:  # another drive letter on Windows: no relative path exists
+        return target.as_posix()
+    return relative.as_posix() if relative.parts.count("..") <= 1 else target.as_posix()
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
