@@ -10,21 +10,29 @@ domain engine (:func:`sheetsync.programme.evaluate`), whose verdicts the master 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from sheetsync.drive import Drive
+from sheetsync.errors import Problem
 from sheetsync.merge import MergeCounts, merge_file
 from sheetsync.panel_record import list_draws
 from sheetsync.profile import Profile
 from sheetsync.programme import ProgrammeView, evaluate
+from sheetsync.read import file_hash
 from sheetsync.records import FileResult, FileSummary, RunInfo
 from sheetsync.render_master import write_master
 from sheetsync.schemas import SHEETS, Enterprise, Training
+from sheetsync.schemas.stamp import period_of
+from sheetsync.status import missing_submitters
 from sheetsync.store import Register, open_register
 from sheetsync.validate import References, check_references, enterprise_keys, validate_file
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -70,6 +78,7 @@ class Consolidation:
     master_path: Path
     files: list[FileOutcome]
     view: ProgrammeView | None = None
+    missing_submitters: list[str] = field(default_factory=list)
 
     @property
     def any_errors(self) -> bool:
@@ -81,6 +90,7 @@ class Consolidation:
             "started_at": self.run.started_at.isoformat(timespec="seconds"),
             "profile": self.run.profile_name,
             "master": str(self.master_path),
+            "missing_submitters": self.missing_submitters,
             "overdue": self.view.open_overdue if self.view is not None else 0,
             "certificates_due": self.view.certificates_due if self.view is not None else 0,
             "files": [outcome.as_json() for outcome in self.files],
@@ -94,22 +104,29 @@ def consolidate(
     as_of: date,
     register_url: str | None = None,
     now: datetime | None = None,
+    files: Sequence[tuple[str, Path]] | None = None,
+    after_merge: Callable[[FileOutcome, Path], None] | None = None,
+    publish: Callable[[Path], Path] | None = None,
+    progress: Callable[[str], None] | None = None,
+    frequency: str | None = None,
 ) -> Consolidation:
+    """Consolidate ``files`` (default: every file in the inbox) and write the master.
+
+    ``after_merge`` runs for each file once its rows are committed (the nightly job writes the
+    feedback and archives the file there); ``publish`` moves a freshly written master into place
+    (default: written straight to the drive's master path).  A file that makes validation or
+    merging fail is reported as ``not-processed`` and the others go on.
+    """
     started_at = now or datetime.now().replace(microsecond=0)
     if register_url is None:
         drive.register_path.parent.mkdir(parents=True, exist_ok=True)
     register = open_register(register_url or drive.register_url)
-    outcomes = _validate_all(drive, profile, register)
-    for outcome in outcomes:
-        # every file is recorded as a submission, even one with nothing to merge, so its
-        # problems stay on file for the office; a file already registered changes nothing
-        outcome.already_registered = (
-            register.find_submission(outcome.result.submitter or outcome.submitter, outcome.result.file_hash)
-            is not None
-        )
-        outcome.merged = merge_file(
-            register, outcome.result, file_name=outcome.result.path, received_at=started_at
-        )
+    chosen = list(drive.submissions() if files is None else files)
+    outcomes = _validate_all(drive, profile, register, chosen, progress)
+    for outcome, (_, path) in zip(outcomes, chosen, strict=True):
+        _merge_one(register, outcome, started_at)
+        if after_merge is not None:
+            after_merge(outcome, path)
     run = RunInfo(
         as_of=as_of,
         started_at=started_at,
@@ -119,9 +136,15 @@ def consolidate(
     )
     records = {model.sheet_name: register.current(model.sheet_name) for model in SHEETS}
     view = evaluate(records, profile, as_of)
+    missing = missing_submitters(
+        register.submissions(), profile, period_of(as_of, frequency or profile.reporting), frequency=frequency
+    )
     drive.master_dir.mkdir(parents=True, exist_ok=True)
+    target = (
+        drive.master_path if publish is None else drive.master_dir / f".{drive.master_path.stem}.new.xlsx"
+    )
     master = write_master(
-        drive.master_path,
+        target,
         records=records,
         problems=[problem for outcome in outcomes for problem in outcome.result.problems],
         files=[outcome.summary() for outcome in outcomes],
@@ -129,7 +152,9 @@ def consolidate(
         view=view,
         panel_draws=list_draws(register),
     )
-    report = Consolidation(run=run, master_path=master, files=outcomes, view=view)
+    if publish is not None:
+        master = publish(master)
+    report = Consolidation(run=run, master_path=master, files=outcomes, view=view, missing_submitters=missing)
     register.record_run(
         started_at=started_at,
         finished_at=datetime.now().replace(microsecond=0),
@@ -139,24 +164,72 @@ def consolidate(
     return report
 
 
-def _validate_all(drive: Drive, profile: Profile, register: Register) -> list[FileOutcome]:
-    training_keys = register.current_keys(Training.sheet_name)
-    outcomes = [
-        FileOutcome(
-            submitter=folder,
-            result=validate_file(
-                path,
-                display_name=drive.display_name(path),
-                expected_submitter=folder,
-                profile=profile,
-                references=References(keys={Training.sheet_name: training_keys}),
-            ),
+def _merge_one(register: Register, outcome: FileOutcome, received_at: datetime) -> None:
+    """Merge one file in its own transaction; a failure costs only this file, and only this night."""
+    # every file is recorded as a submission, even one with nothing to merge, so its problems
+    # stay on file for the office; a file already registered changes nothing
+    submitter = outcome.result.submitter or outcome.submitter
+    try:
+        outcome.already_registered = register.find_submission(submitter, outcome.result.file_hash) is not None
+        outcome.merged = merge_file(
+            register, outcome.result, file_name=outcome.result.path, received_at=received_at
         )
-        for folder, path in drive.submissions()
-    ]
+    except Exception as error:  # the register rolled back; the other files must still go in
+        log.exception("merging %s failed", outcome.result.path)
+        _not_processed(outcome.result, error)
+
+
+def _not_processed(result: FileResult, error: Exception) -> None:
+    for sheet in result.sheets:
+        sheet.rejected_rows.update(row.row for row in sheet.valid_rows)
+        sheet.valid_rows = []
+    result.problems.append(Problem.make("not-processed", file=result.path, reason=type(error).__name__))
+
+
+def _validate_all(
+    drive: Drive,
+    profile: Profile,
+    register: Register,
+    files: Sequence[tuple[str, Path]],
+    progress: Callable[[str], None] | None,
+) -> list[FileOutcome]:
+    training_keys = register.current_keys(Training.sheet_name)
+    outcomes: list[FileOutcome] = []
+    for folder, path in files:
+        if progress is not None:
+            progress(drive.display_name(path))
+        outcomes.append(
+            FileOutcome(submitter=folder, result=_validate_one(drive, profile, folder, path, training_keys))
+        )
     known = register.current_keys(Enterprise.sheet_name) | enterprise_keys(o.result for o in outcomes)
     for outcome in outcomes:
         check_references(
             outcome.result, References(keys={Enterprise.sheet_name: known}), targets=[Enterprise]
         )
     return outcomes
+
+
+def _validate_one(
+    drive: Drive, profile: Profile, folder: str, path: Path, training_keys: set[tuple[Any, ...]]
+) -> FileResult:
+    name = drive.display_name(path)
+    try:
+        return validate_file(
+            path,
+            display_name=name,
+            expected_submitter=folder,
+            profile=profile,
+            references=References(keys={Training.sheet_name: set(training_keys)}),
+        )
+    except Exception as error:  # a bug or an OS error on one file must not stop the night
+        log.exception("validating %s failed", name)
+        result = FileResult(path=name, file_hash=_hash_or_blank(path), submitter=folder, stamp=None)
+        _not_processed(result, error)
+        return result
+
+
+def _hash_or_blank(path: Path) -> str:
+    try:
+        return file_hash(path)
+    except OSError:
+        return ""

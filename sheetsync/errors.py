@@ -186,6 +186,12 @@ _CATALOGUE: tuple[ErrorType, ...] = (
         Scope.ROW,
     ),
     ErrorType("invalid-value", "内容无效", "“{value}”无法识别({detail})。请按填报说明填写。", Scope.ROW),
+    ErrorType(
+        "not-processed",
+        "文件未能处理",
+        "处理此文件时出错({reason}),其数据本次没有写入台账,台账中已有的数据不受影响。文件会在下次汇总时重试;如一再出现,请联系市工作组办公室。",
+        Scope.FILE,
+    ),
 )
 
 CATALOGUE: dict[str, ErrorType] = {error.code: error for error in _CATALOGUE}
