@@ -24,6 +24,7 @@ from sheetsync.cli_common import (
     EXIT_PROBLEMS,
     UserError,
     console,
+    err_console,
     friendly,
 )
 from sheetsync.cli_panel import panel_app
@@ -200,14 +201,25 @@ def validate(
 @app.command()
 @friendly
 def consolidate(
-    drive: Annotated[Path, typer.Option(help="共享盘根目录(其下有 inbox/<填报单位>/)")],
+    drive: Annotated[Path | None, typer.Option(help="共享盘根目录(其下有 inbox/<填报单位>/)")] = None,
+    job: Annotated[
+        Path | None, typer.Option(help="作业文件:按作业汇总一次(归档、退回、反馈、运行记录)")
+    ] = None,
     as_of: Annotated[str | None, typer.Option(help="基准日期 YYYY-MM-DD,默认今天")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出每个文件的处理结果")] = False,
     profile: Annotated[str | None, typer.Option(help="规则方案;默认取共享盘 sheetsync.toml 中的设置")] = None,
 ) -> None:
-    """汇总收件箱中的全部文件,更新台账并生成总台账工作簿。"""
+    """汇总收件箱中的全部文件,更新台账并生成总台账工作簿。
+
+    退出码:0 全部接收,1 已运行但有文件或行被退回,2 无法运行,3 另一次汇总正在进行(--job)。
+    """
+    if (drive is None) == (job is None):
+        raise UserError("请给出 --drive 共享盘目录或 --job 作业文件(二选一)")
+    if job is not None:
+        raise typer.Exit(_run_job_once(job, as_of=as_of, as_json=as_json))
     from sheetsync.consolidate import consolidate as run_consolidation
 
+    assert drive is not None
     shared = Drive(drive)
     if not shared.inbox.is_dir():
         raise UserError(f"共享盘“{drive}”下没有 inbox 文件夹")
@@ -219,6 +231,89 @@ def consolidate(
         _print_consolidation(report)
     results = [outcome.result for outcome in report.files]
     raise typer.Exit(EXIT_PROBLEMS if any(r.has_errors or not r.readable for r in results) else EXIT_OK)
+
+
+def _load_job(path: Path) -> Any:
+    from sheetsync.job import JobFileError, load_job
+
+    try:
+        config = load_job(path)
+    except JobFileError as error:
+        raise UserError(str(error)) from None
+    if not config.layout.root.is_dir():
+        raise UserError(f"作业文件中的共享盘目录“{config.layout.root}”不存在")
+    return config
+
+
+def _run_job_once(path: Path, *, as_of: str | None, as_json: bool) -> int:
+    from sheetsync.job_run import run_job
+    from sheetsync.runlog import describe_record
+
+    config = _load_job(path)
+    run = run_job(
+        config, as_of=_as_of(as_of) if as_of else None, show_progress=console.is_terminal and not as_json
+    )
+    assert run.record is not None
+    if as_json:
+        sys.stdout.write(run.record.model_dump_json(indent=2) + "\n")
+    else:
+        console.print(describe_record(run.record))
+        if run.record.master:
+            console.print(f"总台账:{run.record.master}")
+        if run.error:
+            err_console.print(f"[red]{run.error}[/red]")
+        console.print(f"日志:{run.log_path}")
+    return run.exit_code
+
+
+@app.command()
+@friendly
+def run(
+    job: Annotated[Path, typer.Option(help="作业文件")],
+) -> None:
+    """常驻运行:每天在作业文件设定的时间汇总;错过的汇总在启动时补做。按 Ctrl-C 停止。"""
+    import signal
+
+    from sheetsync.job_run import run_job
+    from sheetsync.nightly import serve
+
+    config = _load_job(job)
+    stopping: list[int] = []
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, request_stop)
+    console.print(f"作业“{config.name}”已启动,每天 {config.run_at} 汇总。按 Ctrl-C 停止。")
+    try:
+        serve(
+            config,
+            run_once=lambda: run_job(config, show_progress=console.is_terminal).exit_code,
+            stop=lambda: bool(stopping),
+        )
+    except KeyboardInterrupt:
+        pass
+    console.print("已停止。")
+
+
+@app.command()
+@friendly
+def init(
+    directory: Annotated[Path, typer.Argument(help="新共享盘的根目录")],
+    profile: Annotated[str, typer.Option(help="规则方案名称或 TOML 文件")] = DEFAULT_PROFILE,
+    run_at: Annotated[str, typer.Option(help="每日汇总时间 HH:MM")] = "02:30",
+) -> None:
+    """新建共享盘:各文件夹、作业文件,以及每个填报单位文件夹中的空白模板。"""
+    from sheetsync.drive_setup import DriveExists, init_drive
+
+    rules = _profile(profile)
+    try:
+        job_path = init_drive(directory, rules, today=date.today(), run_at=run_at)
+    except DriveExists as exists:
+        raise UserError(str(exists)) from None
+    console.print(f"已建立共享盘:{directory}({len(rules.submitters)} 个填报单位,每个文件夹中有空白模板)")
+    console.print(f"作业文件:{job_path}")
+    console.print(f"汇总一次:sheetsync consolidate --job {job_path}")
 
 
 def _print_consolidation(report: Any) -> None:
@@ -350,3 +445,7 @@ app.add_typer(panel_app, name="panel", help="专家抽取:抽取评估或验收�
 
 def main() -> None:  # pragma: no cover - console-script entry
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

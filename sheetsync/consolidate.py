@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 class FileOutcome:
     submitter: str
     result: FileResult
+    source: Path = field(default_factory=Path)  # the file as it lies in the inbox
     merged: dict[str, MergeCounts] = field(default_factory=dict)
     already_registered: bool = False  # the same bytes were consolidated in an earlier run
 
@@ -109,6 +110,7 @@ def consolidate(
     publish: Callable[[Path], Path] | None = None,
     progress: Callable[[str], None] | None = None,
     frequency: str | None = None,
+    master_path: Path | None = None,
 ) -> Consolidation:
     """Consolidate ``files`` (default: every file in the inbox) and write the master.
 
@@ -123,10 +125,10 @@ def consolidate(
     register = open_register(register_url or drive.register_url)
     chosen = list(drive.submissions() if files is None else files)
     outcomes = _validate_all(drive, profile, register, chosen, progress)
-    for outcome, (_, path) in zip(outcomes, chosen, strict=True):
+    for outcome in outcomes:
         _merge_one(register, outcome, started_at)
         if after_merge is not None:
-            after_merge(outcome, path)
+            after_merge(outcome, outcome.source)
     run = RunInfo(
         as_of=as_of,
         started_at=started_at,
@@ -198,15 +200,25 @@ def _validate_all(
     for folder, path in files:
         if progress is not None:
             progress(drive.display_name(path))
-        outcomes.append(
-            FileOutcome(submitter=folder, result=_validate_one(drive, profile, folder, path, training_keys))
-        )
+        result = _validate_one(drive, profile, folder, path, training_keys)
+        outcomes.append(FileOutcome(submitter=folder, result=result, source=path))
+    # a blank template waiting in a folder (as `sheetsync init` leaves one) is not a submission
+    outcomes = [outcome for outcome in outcomes if not _blank_template(outcome.result)]
     known = register.current_keys(Enterprise.sheet_name) | enterprise_keys(o.result for o in outcomes)
     for outcome in outcomes:
         check_references(
             outcome.result, References(keys={Enterprise.sheet_name: known}), targets=[Enterprise]
         )
     return outcomes
+
+
+def _blank_template(result: FileResult) -> bool:
+    return (
+        result.readable
+        and bool(result.sheets)
+        and all(sheet.rows_seen == 0 for sheet in result.sheets)
+        and not result.has_errors
+    )
 
 
 def _validate_one(
