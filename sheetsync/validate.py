@@ -121,15 +121,22 @@ class FileValidator:
 
     def run(self) -> FileResult:
         digest = file_hash(self.path) if self.path.is_file() else ""
-        result = FileResult(
-            path=self.display_name, file_hash=digest, submitter=self.expected_submitter, stamp=None
-        )
         try:
             book = read_workbook(self.path)
         except UnreadableFile as unreadable:
+            result = FileResult(
+                path=self.display_name, file_hash=digest, submitter=self.expected_submitter, stamp=None
+            )
             self.problem(unreadable.code, **unreadable.context)
             result.problems = self.problems
             return result
+        return self.run_book(book, digest)
+
+    def run_book(self, book: RawWorkbook, digest: str) -> FileResult:
+        """Validate cells already read, from a file or from another source such as a Google Sheet."""
+        result = FileResult(
+            path=self.display_name, file_hash=digest, submitter=self.expected_submitter, stamp=None
+        )
         result.stamp = self._read_stamp(book)
         submitter, kind = self._identify_submitter(book, result.stamp)
         result.submitter = submitter
@@ -482,6 +489,25 @@ def validate_file(
         profile=profile,
         references=references or References(),
     ).run()
+
+
+def validate_workbook(
+    book: RawWorkbook,
+    *,
+    display_name: str,
+    digest: str,
+    expected_submitter: str | None = None,
+    profile: Profile | None = None,
+    references: References | None = None,
+) -> FileResult:
+    """Like :func:`validate_file` for cells read elsewhere; ``digest`` identifies the content."""
+    return FileValidator(
+        book.path,
+        display_name=display_name,
+        expected_submitter=expected_submitter,
+        profile=profile,
+        references=references or References(),
+    ).run_book(book, digest)
 
 
 def enterprise_keys(results: Iterable[FileResult]) -> set[tuple[Any, ...]]:
