@@ -215,3 +215,32 @@ def test_a_changed_value_makes_a_new_version_and_a_dropped_row_stays(tmp_path: P
     assert "914403001922038216" in enterprises  # not in the later file, still in the register
     history = open_register(drive.register_url).history("企业名录", ("91440101MA5CJQ4N59",))
     assert [h.data["phone"] for h in history] == ["020-83123839", "020-88886666"]
+
+
+def test_a_file_that_fails_to_merge_costs_only_itself(tmp_path: Path, monkeypatch) -> None:
+    import sheetsync.consolidate as consolidation
+    from tests.conftest import write_xlsx
+
+    drive = Drive(tmp_path / "drive")
+    headers = ["统一社会信用代码", "企业名称", "所属区县", "行业门类", "企业类别", "审核类型"]
+    for district, code in (("越秀区", "91440101MA5CJQ4N59"), ("海珠区", "914403001922038216")):
+        folder = drive.submitter_folder(district)
+        folder.mkdir(parents=True)
+        write_xlsx(
+            folder / f"{district}.xlsx",
+            {"企业名录": [headers, [code, "某公司", district, "C", "餐饮", "自愿"]]},
+        )
+    real_merge = consolidation.merge_file
+
+    def failing_merge(register, result, **kwargs):
+        if "越秀区" in result.path:
+            raise OSError("disk trouble")
+        return real_merge(register, result, **kwargs)
+
+    monkeypatch.setattr(consolidation, "merge_file", failing_merge)
+    report = consolidate(drive, PROFILE, as_of=AS_OF)
+    by_file = {o.result.path: o.result for o in report.files}
+    failed = by_file["inbox/越秀区/越秀区.xlsx"]
+    assert [p.code for p in failed.problems if p.is_error] == ["not-processed"]
+    assert failed.rows_accepted == 0 and "不受影响" in failed.problems[-1].message
+    assert [r.key for r in open_register(drive.register_url).current("企业名录")] == [("914403001922038216",)]
