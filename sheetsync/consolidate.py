@@ -20,6 +20,7 @@ from typing import Any
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem
 from sheetsync.merge import MergeCounts, merge_file
+from sheetsync.ownership import EnterpriseFacts, Ownership, check_ownership, ownership_from_register
 from sheetsync.panel_record import list_draws
 from sheetsync.profile import Profile
 from sheetsync.programme import ProgrammeView, evaluate
@@ -209,7 +210,32 @@ def _validate_all(
         check_references(
             outcome.result, References(keys={Enterprise.sheet_name: known}), targets=[Enterprise]
         )
+    _isolate(outcomes, profile, register)
     return outcomes
+
+
+def _isolate(outcomes: list[FileOutcome], profile: Profile, register: Register) -> None:
+    """Keep each file to the records its submitter owns, in upload order.
+
+    What an earlier file of the night registered counts as owned by its submitter for the later
+    files, exactly as if it had been in the register already.
+    """
+    ownership = ownership_from_register(
+        register.current(Enterprise.sheet_name), register.current(Training.sheet_name)
+    )
+    enterprises, trainings = dict(ownership.enterprises), dict(ownership.trainings)
+    for outcome in outcomes:
+        submitter = profile.submitter(outcome.result.submitter or outcome.submitter)
+        if submitter is None:
+            continue
+        check_ownership(outcome.result, submitter, Ownership(enterprises=enterprises, trainings=trainings))
+        for sheet in outcome.result.sheets:
+            for row in sheet.valid_rows:
+                record = row.record
+                if isinstance(record, Enterprise) and record.uscc is not None:
+                    enterprises.setdefault(record.uscc, EnterpriseFacts.of(record))
+                elif isinstance(record, Training) and record.training_id is not None:
+                    trainings.setdefault(record.training_id, submitter.name)
 
 
 def _blank_template(result: FileResult) -> bool:

@@ -187,6 +187,12 @@ _CATALOGUE: tuple[ErrorType, ...] = (
     ),
     ErrorType("invalid-value", "内容无效", "“{value}”无法识别({detail})。请按填报说明填写。", Scope.ROW),
     ErrorType(
+        "not-owner",
+        "无权修改此记录",
+        "{reason}。本行未被接收,已列入总台账“冲突待处理”表,由市工作组办公室处理;如确属本单位,请联系办公室更正。",
+        Scope.ROW,
+    ),
+    ErrorType(
         "not-processed",
         "文件未能处理",
         "处理此文件时出错({reason}),其数据本次没有写入台账,台账中已有的数据不受影响。文件会在下次汇总时重试;如一再出现,请联系市工作组办公室。",
