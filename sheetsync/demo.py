@@ -8,6 +8,13 @@ Excel serials, full-width digits, thousands separators, stray spaces). On top of
 number of deliberate mistakes, at least one of every kind the validator reports, are planted and
 listed in :class:`DemoDrive`, so a test can prove each one is caught and nothing else is.
 
+Lateness is uneven, as in any programme: most districts keep to the profile's deadlines, while
+two or three outer districts fall behind. Their mandatory firms include a handful listed months
+ago that have not started, a few whose report is past the deadline, and some that started or
+reported late; and a few 清洁生产(优秀)企业 titles granted two years before ``as_of`` are in their
+renewal window or have lapsed. All of it is counted back from ``as_of``, so the master shows
+who is behind whatever day the drive is built for.
+
 Everything is drawn from one ``random.Random(seed)`` and a given ``as_of`` day, never the wall
 clock or unordered iteration, so the same seed always yields the same cells.
 """
@@ -30,7 +37,7 @@ from openpyxl.workbook import Workbook as OpenpyxlWorkbook
 from openpyxl.worksheet.worksheet import Worksheet as OpenpyxlWorksheet
 
 from sheetsync.normalize import canonical
-from sheetsync.profile import Profile, load_profile
+from sheetsync.profile import Profile, Stage, add_months, load_profile
 from sheetsync.render_template import template_filename, write_template
 from sheetsync.schemas import (
     SHEETS_BY_NAME,
@@ -77,6 +84,16 @@ EARLIEST_AS_OF = date(2014, 6, 1)
 
 Row = dict[str, Any]  # field name → value, as the submitter will have typed it
 
+# How a mandatory firm of a lagging district is late (the others keep to the deadlines).
+STALLED = "stalled"  # listed long ago and never started
+STUCK = "stuck"  # started, but its report is past the deadline and still not in
+LATE_REPORT = "late-report"  # its report came in after the deadline
+# Titles (清洁生产(优秀)企业) granted two years before as_of, from an earlier round.
+TITLE_DUE = "due"  # in the renewal window
+TITLE_LAPSED = "lapsed"  # expired, no renewal applied for
+# the national rule, should a profile leave a listing deadline out (months after listing)
+NATIONAL_LISTING_MONTHS: dict[Stage, int] = {Stage.STARTED: 2, Stage.REPORTED: 12}
+
 
 class Mistake(NamedTuple):
     """One deliberate mistake: where it is and the error code the validator must report for it."""
@@ -98,6 +115,7 @@ class DemoDrive:
     period: str
     as_of: date
     seed: int
+    behind: tuple[str, ...] = ()  # the districts made to lag: only their audits are open overdue
 
     @property
     def inbox(self) -> Path:
@@ -549,6 +567,9 @@ class DemoBuilder:
         self.broken_firms: list[str] = []  # credit codes whose 企业名录 row carries a mistake
         self.consultants: list[Row] = []
         self.submissions: dict[str, Submission] = {}
+        self.behind: tuple[str, ...] = ()  # the districts that lag, in the profile's order
+        self.titles: dict[str, list[str]] = {}  # district → TITLE_DUE / TITLE_LAPSED to plant
+        self.kept: list[Row] = []  # rows that show lateness: no mistake may be planted on them
 
     # ------------------------------------------------------------------ identities
 
@@ -706,17 +727,23 @@ class DemoBuilder:
             return None
         return self.rng.choice(active)
 
-    def lifecycle(self, uscc: str, round_no: int, method: str, started: date) -> Row:
-        """One audit round, taken as far as ``as_of`` allows, every date after the one before."""
+    def lifecycle(
+        self, uscc: str, round_no: int, method: str, started: date, *, report_on: date | None = None
+    ) -> Row:
+        """One audit round, taken as far as ``as_of`` allows, every date after the one before.
+
+        ``report_on`` fixes when the report comes in (after ``as_of``: it has not yet).
+        """
         rng = self.rng
         row: Row = {"uscc": uscc, "round": round_no, "method": method, "agency": self.consultant_name()}
         row["started_on"] = started
         contract = started + timedelta(days=rng.randint(3, 25))
         if contract <= self.as_of:
             row["contract_filed_on"] = contract
-        report = started + timedelta(
-            days=rng.randint(50, 130) if method == AUDIT_ONSITE else rng.randint(120, 300)
-        )
+        report = report_on
+        if report is None:
+            days = rng.randint(50, 130) if method == AUDIT_ONSITE else rng.randint(120, 300)
+            report = started + timedelta(days=days)
         if report > self.as_of:
             return row
         row["report_on"] = report
@@ -761,18 +788,183 @@ class DemoBuilder:
                 rounds.append(self.lifecycle(firm.uscc, 2, AUDIT_FULL, second))
         return rounds
 
-    def mandatory_audit(self, firm: Firm) -> Row | None:
-        """Most listed firms start within two months; a few are late, a few have not started."""
+    def listing_deadline(self, stage: Stage, listed: date) -> date:
+        """When a first mandatory round must reach ``stage`` under the profile, counted from listing."""
+        for rule in self.profile.deadlines:
+            if (
+                rule.stage is stage
+                and rule.relative is not None
+                and rule.relative.after is Stage.LISTED
+                and rule.applies_to(AUDIT_MANDATORY, AUDIT_FULL, 1)
+            ):
+                return rule.relative.resolve(listed)
+        return add_months(listed, NATIONAL_LISTING_MONTHS[stage])
+
+    def mandatory_audit(self, firm: Firm, lag: str | None = None) -> Row:
+        """The bureau's row for a listed firm, started or not; ``lag`` says how it is late.
+
+        A healthy district's firms start and report within the profile's deadlines, but for a
+        few that started late (never so late that they have still not started by ``as_of``). A
+        lagging district's firms start late more often, and those :meth:`lagging_firms` picks
+        are stalled, stuck before their report, or reported late.
+        """
         assert firm.listed_on is not None
         rng = self.rng
-        if rng.random() < 0.12:
-            return None
-        started = firm.listed_on + timedelta(
-            days=rng.randint(15, 55) if rng.random() < 0.85 else rng.randint(70, 120)
-        )
+        listed = firm.listed_on
+        if lag == STALLED:
+            row = self.not_started(firm, rng.choice(("多次督促仍未启动", "企业称正在选择咨询机构", None)))
+            self.kept.append(row)
+            return row
+        start_by = self.listing_deadline(Stage.STARTED, listed)
+        report_by = self.listing_deadline(Stage.REPORTED, listed)
+        behind = firm.district in self.behind
+        slow = rng.random() < (0.3 if behind else 0.1)
+        late_start = start_by + timedelta(days=rng.randint(10, 60))
+        if slow and (behind or late_start <= self.as_of - timedelta(days=5)):
+            started = late_start
+        else:
+            started = listed + timedelta(days=rng.randint(15, max(15, (start_by - listed).days - 5)))
         if started > self.as_of - timedelta(days=5):
-            return None
-        return self.lifecycle(firm.uscc, 1, AUDIT_FULL, started)
+            return self.not_started(firm, "已通知企业启动审核")
+        if lag == STUCK:
+            report = self.as_of + timedelta(days=rng.randint(10, 120))
+        elif lag == LATE_REPORT:
+            report = report_by + timedelta(
+                days=rng.randint(10, max(10, min(150, (self.as_of - report_by).days)))
+            )
+        else:
+            on_time = report_by - timedelta(days=rng.randint(5, 30))
+            report = min(started + timedelta(days=rng.randint(120, 300)), on_time)
+        row = self.lifecycle(firm.uscc, 1, AUDIT_FULL, started, report_on=report)
+        if lag is not None:
+            self.kept.append(row)
+        return row
+
+    def not_started(self, firm: Firm, remark: str | None) -> Row:
+        """A listed firm the bureau tracks before its audit starts: the row has no dates yet."""
+        return {"uscc": firm.uscc, "round": 1, "method": AUDIT_FULL, "agency": None, "remark": remark}
+
+    # ------------------------------------------------------------------ lateness
+
+    def plan_lateness(self) -> None:
+        """Pick the two or three districts that lag, and where the expiring titles are.
+
+        Only outer districts, where most of the listed industry is, are among the laggards.
+        Titles past their expiry are theirs; titles in the renewal window are anywhere.
+        """
+        rng = self.rng
+        districts = self.profile.districts
+        outer = [name for name in districts if name not in CENTRAL_DISTRICTS]
+        behind = set(rng.sample(outer, rng.choice((2, 3))))
+        self.behind = tuple(name for name in districts if name in behind)
+        healthy = [name for name in districts if name not in behind]
+        self.titles = {name: [] for name in districts}
+        for name in rng.sample(self.behind, rng.choice((1, 2))):
+            self.titles[name].append(TITLE_LAPSED)
+        for name in (rng.choice(self.behind), *rng.sample(healthy, 2)):
+            self.titles[name].append(TITLE_DUE)
+
+    def list_laggards(self, sub: Submission) -> None:
+        """A lagging district has enough firms listed long ago to be late with.
+
+        At least six listed before their start is three months overdue and, where a batch that
+        old exists, three whose report is overdue too; key-industry firms are listed first.
+        """
+        rng = self.rng
+        unlisted = [firm for firm in sub.firms if firm.category == "规模以上工业" and not firm.mandatory]
+        rng.shuffle(unlisted)
+        unlisted.sort(key=lambda firm: firm.trade.key_industry == NO_KEY_INDUSTRY)  # stable: key first
+        wanted = (
+            (add_months(self.as_of, -13), 3),  # the report, due 12 months on, is overdue too
+            (add_months(self.as_of, -3), 6),  # the start, due 2 months on, is a month overdue
+        )
+        for limit, count in wanted:
+            batches = [day for day in self.mandatory_batches() if day <= limit]
+
+            def listed_by(limit: date = limit) -> int:
+                return sum(1 for firm in sub.firms if firm.listed_on is not None and firm.listed_on <= limit)
+
+            while batches and unlisted and listed_by() < count:
+                firm = unlisted.pop(0)
+                firm.listed_on = rng.choice(batches)
+                key = firm.trade.key_industry != NO_KEY_INDUSTRY
+                firm.mandatory_reason = "重点行业" if key else rng.choice(("超标排放", "超能耗限额"))
+
+    def lagging_firms(self, listed: Sequence[Firm]) -> dict[Firm, str]:
+        """In each lagging district: one or two stuck, one reported late, a handful stalled.
+
+        Stuck and late reports need a listing over a year old, which :meth:`list_laggards` makes
+        sure of whenever a batch that old exists.
+        """
+        rng = self.rng
+        lags: dict[Firm, str] = {}
+        cutoff = self.as_of - timedelta(days=20)  # deadlines passed at least this long ago
+
+        def overdue(stage: Stage, firm: Firm) -> bool:
+            return firm.listed_on is not None and self.listing_deadline(stage, firm.listed_on) < cutoff
+
+        for district in self.behind:
+            own = [firm for firm in listed if firm.district == district]
+            report_late = [firm for firm in own if overdue(Stage.REPORTED, firm)]
+            for firm in rng.sample(report_late, min(len(report_late), rng.randint(1, 2))):
+                lags[firm] = STUCK
+            rest = [firm for firm in report_late if firm not in lags]
+            if rest:
+                lags[rng.choice(rest)] = LATE_REPORT
+            start_late = [firm for firm in own if firm not in lags and overdue(Stage.STARTED, firm)]
+            for firm in rng.sample(start_late, min(len(start_late), rng.randint(3, 5))):
+                lags[firm] = STALLED
+        return lags
+
+    def title_holders(self, sub: Submission, active: Sequence[Firm]) -> list[Firm]:
+        """Firms that hold a title from an earlier round, now due or lapsed; kept out of new audits."""
+        planned = self.titles.get(sub.submitter, [])
+        candidates = [
+            firm for firm in active if not firm.mandatory and firm.trade.key_industry == NO_KEY_INDUSTRY
+        ]
+        holders = self.rng.sample(candidates, min(len(planned), len(candidates)))
+        for firm, kind in zip(holders, planned, strict=False):
+            rows = self.earlier_title(firm, due=kind == TITLE_DUE)
+            sub.sheet(Audit).extend(rows)
+            self.kept.extend(rows)
+        return holders
+
+    def earlier_title(self, firm: Firm, *, due: bool) -> list[Row]:
+        """A round that won 清洁生产(优秀)企业 two years before ``as_of``, counted back from its expiry.
+
+        A title in its renewal window may have a new round under way; a lapsed one has none.
+        """
+        rng = self.rng
+        window = self.profile.certificates.renewal_window_days
+        months = self.profile.certificates.validity_months.get(CERT_EXCELLENT, 24)
+        days_left = rng.randint(3, max(3, window - 3)) if due else -rng.randint(10, 75)
+        certified = add_months(self.as_of + timedelta(days=days_left), -months)
+        accepted = certified - timedelta(days=rng.randint(10, 40))
+        evaluated = accepted - timedelta(days=rng.randint(60, 200))
+        report = evaluated - timedelta(days=rng.randint(15, 60))
+        started = report - timedelta(days=rng.randint(120, 300))
+        row: Row = {
+            "uscc": firm.uscc,
+            "round": 1,
+            "method": AUDIT_FULL,
+            "agency": self.consultant_name(),
+            "started_on": started,
+            "contract_filed_on": started + timedelta(days=rng.randint(3, 25)),
+            "report_on": report,
+            "evaluated_on": evaluated,
+            "grade": weighted(rng, (("优秀", 25), ("良好", 45), ("合格", 30))),
+            "accepted_on": accepted,
+            "acceptance": ACCEPTANCE_PASSED,
+            "certificate": CERT_EXCELLENT,
+            "certified_on": certified,
+            "valid_until": add_months(certified, months),
+        }
+        rows = [row]
+        if due and rng.random() < 0.35:
+            renewal = self.as_of - timedelta(days=rng.randint(15, 80))
+            rows.append(self.lifecycle(firm.uscc, 2, AUDIT_FULL, renewal))
+            rows[-1]["remark"] = "换证复审"
+        return rows
 
     # ------------------------------------------------------------------ projects
 
@@ -935,6 +1127,8 @@ class DemoBuilder:
             firm = self.firm(name, weighted(rng, mix))
             self.list_as_mandatory(firm)
             sub.firms.append(firm)
+        if name in self.behind:
+            self.list_laggards(sub)
         loose = rng.randint(2, 3) if name == CSV_DISTRICT else rng.randint(1, 2)
         self.fill(sub, audit_share=0.5, full_share=0.4, trainings=(rng.randint(3, 5), loose))
         return sub
@@ -959,8 +1153,9 @@ class DemoBuilder:
         bare_codes = {firm.uscc for firm in sub.bare}
         active = [firm for firm in sub.firms if firm.uscc not in bare_codes]
         sub.sheet(Enterprise).extend(self.enterprise_row(firm) for firm in sub.firms)
+        holders = self.title_holders(sub, active)
         for firm in active:
-            if firm.mandatory or rng.random() >= audit_share:
+            if firm.mandatory or firm in holders or rng.random() >= audit_share:
                 continue  # mandatory firms' audits are reported by 市环保局
             for audit in self.audit_rounds(firm, full_share):
                 sub.sheet(Audit).append(audit)
@@ -976,10 +1171,9 @@ class DemoBuilder:
             for firm in self.submissions[district].firms
             if firm.mandatory
         ]
+        lags = self.lagging_firms(listed)
         for firm in listed:
-            audit = self.mandatory_audit(firm)
-            if audit is not None:
-                sub.sheet(Audit).append(audit)
+            sub.sheet(Audit).append(self.mandatory_audit(firm, lags.get(firm)))
         sub.sheet(Enterprise)
         self.trainings(sub, self.rng.randint(1, 2), 0, listed)
         return sub
@@ -1108,6 +1302,7 @@ class DemoBuilder:
     # ------------------------------------------------------------------ the whole drive
 
     def build(self) -> DemoDrive:
+        self.plan_lateness()
         self.consultants = self.consultants_rows()
         for district in self.profile.districts:
             self.district(district)
@@ -1194,6 +1389,7 @@ class DemoBuilder:
             period=self.period,
             as_of=self.as_of,
             seed=self.seed,
+            behind=self.behind,
         )
 
 
@@ -1357,7 +1553,8 @@ class MistakePlanter:
     def __init__(self, builder: DemoBuilder) -> None:
         self.b = builder
         self.rng = builder.rng
-        self.used: list[int] = []  # id() of rows already broken: one mistake per row
+        # id() of rows already broken, one mistake per row; rows that show lateness count as used
+        self.used: list[int] = [id(row) for row in builder.kept]
         # sheets the file-level plants drop as a whole: a row mistake there would never be seen
         self.dropped = {("市农业局", Project.sheet_name)}
 
@@ -1388,8 +1585,8 @@ class MistakePlanter:
         self.used.append(id(row))
         return sub, row
 
-    def bare_firm_row(self) -> tuple[Submission, Row]:
-        subs = [sub for sub in self.field_subs(Enterprise) if sub.bare]
+    def bare_firm_row(self, kind: SubmitterKind | None = None) -> tuple[Submission, Row]:
+        subs = [sub for sub in self.field_subs(Enterprise) if sub.bare and kind in (None, sub.kind)]
         sub = self.rng.choice(subs)
         firm = sub.bare.pop(self.rng.randrange(len(sub.bare)))
         row = next(row for row in sub.sheet(Enterprise) if row["uscc"] == firm.uscc)
@@ -1448,6 +1645,7 @@ class MistakePlanter:
             self.duplicate_firm()
         self.break_firm("required", lambda row: row.update(name=None))
         self.break_firm("required", lambda row: row.update(district=None))
+        self.moved_firm()
         self.break_firm("not-a-phone", lambda row: row.update(phone="待补充"))
         self.break_firm("excel-error", lambda row: row.update(industry_code="#N/A"))
         self.break_firm(
@@ -1456,6 +1654,14 @@ class MistakePlanter:
                 industry_code=row["industry_code"] + "1" if row.get("industry_code") else "36701"
             ),
         )
+
+    def moved_firm(self) -> None:
+        """A firm that moved to another district, still in its old district's list: not its to report."""
+        sub, row = self.bare_firm_row(SubmitterKind.DISTRICT)
+        elsewhere = self.rng.choice([name for name in self.b.profile.districts if name != sub.submitter])
+        row.update(district=elsewhere, remark=f"已搬迁至{elsewhere}")
+        self.b.broken_firms.append(row["uscc"])
+        self.record(sub, Enterprise.sheet_name, "not-owner")
 
     def duplicate_firm(self) -> None:
         """The same firm entered twice, the second time under its trading name: the copy is rejected."""

@@ -6,7 +6,9 @@ reproducibility test builds a second one to compare every cell.
 
 from __future__ import annotations
 
+import shutil
 import unicodedata
+from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,15 +17,22 @@ from typing import Any
 import pytest
 import python_calamine
 
+from sheetsync.consolidate import consolidate
 from sheetsync.demo import CSV_DISTRICT, GBK_TRAINING_CSV, DemoDrive, build_demo_drive
+from sheetsync.domain import CertificateState
+from sheetsync.drive import Drive
 from sheetsync.errors import CATALOGUE
-from sheetsync.profile import load_profile
+from sheetsync.profile import Stage, load_profile
+from sheetsync.programme import evaluate
+from sheetsync.schemas import SHEETS
+from sheetsync.store import open_register
 from sheetsync.uscc import is_valid_uscc
 
 USCC_HEADER = "统一社会信用代码"
 FILE_LEVEL = frozenset({"unreadable-file", "unsupported-file"})
-# the validator's fallback for a pydantic error outside the catalogue: no typed cell can cause it
-UNREACHABLE = frozenset({"invalid-value"})
+# no file a submitter drops can cause these: the validator's fallback for a pydantic error
+# outside the catalogue, and a file whose merge failed in the register (tests/test_pipeline.py)
+UNREACHABLE = frozenset({"invalid-value", "not-processed"})
 BRIEFED_CODES = frozenset(
     {
         "uscc-checksum",
@@ -160,3 +169,34 @@ def test_dates_and_numbers_come_in_the_forms_submitters_type(drive: DemoDrive) -
     assert any(text.count("/") == 2 and text[:4].isdigit() for text in texts)
     assert any(any("０" <= char <= "９" for char in text) for text in texts)
     assert any(text.startswith("020-") for text in texts)
+
+
+def test_a_few_districts_are_clearly_behind(drive: DemoDrive, tmp_path: Path) -> None:
+    """What the office must see at a glance: two or three districts late, titles running out."""
+    copy = Drive(tmp_path)  # a copy, so the shared drive gets no register or master
+    shutil.copytree(drive.inbox, copy.inbox)
+    profile = load_profile("guangzhou-2013")
+    consolidate(copy, profile, as_of=drive.as_of)
+    with open_register(copy.register_url) as register:
+        records = {model.sheet_name: register.current(model.sheet_name) for model in SHEETS}
+    view = evaluate(records, profile, drive.as_of)
+    district = {owned.record.uscc: owned.record.district for owned in view.records.enterprises}
+    flags = [(owned.record, flag) for owned in view.audits for flag in owned.record.flags]
+    open_flags = [(status, flag) for status, flag in flags if flag.is_open]
+    behind = {district[status.uscc] for status, _ in open_flags}
+    assert behind == set(drive.behind)
+    assert 2 <= len(behind) <= len(profile.districts) // 2  # most districts are healthy
+    # in each lagging district several listed long ago have never started
+    stalled = Counter(
+        district[status.uscc]
+        for status, flag in open_flags
+        if status.stage is Stage.LISTED and flag.stage is Stage.STARTED
+    )
+    assert all(stalled[name] >= 2 for name in drive.behind), stalled
+    # started, but the report is past its deadline
+    assert any(status.stage is Stage.STARTED and flag.stage is Stage.REPORTED for status, flag in open_flags)
+    assert any(not flag.is_open for _, flag in flags)  # and some were done, but late
+    assert view.open_overdue >= len(open_flags) > 0
+    states = Counter(owned.record.state for owned in view.certificates)
+    assert states[CertificateState.RENEWAL_DUE] >= 1
+    assert states[CertificateState.EXPIRED] >= 1
