@@ -1,9 +1,9 @@
-"""Panel draws recorded in a real SQLite register: what is kept, re-running it, tampering, shortages, CLI."""
+"""Panel draws recorded in real registers (SQLite and PostgreSQL): what is kept, re-running it, tampering,
+shortages, CLI (SQLite: the drive's register)."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 import typer
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from sheetsync.cli_panel import panel_app
 from sheetsync.domain.panels import PanelShortage, PastPanel, draw_panel
@@ -33,6 +32,14 @@ from sheetsync.records import FileResult, SheetResult, ValidRow
 from sheetsync.schemas import Audit, ConsultingAgency, Enterprise, Expert, SheetModel
 from sheetsync.store import Register, open_register
 from sheetsync.uscc import check_character
+from tests.postgres import (  # noqa: F401  (fixtures)
+    RegisterUrls,
+    backend_fixture,
+    new_register_url_fixture,
+    raw_execute,
+    register_url_fixture,
+    table_names,
+)
 
 PROFILE = load_profile("guangzhou-2013")
 AS_OF = date(2014, 11, 30)
@@ -147,13 +154,9 @@ def fill(register: Register, experts: Sequence[Expert] = POOL) -> Register:
     return register
 
 
-def new_register(path: Path) -> Register:
-    return open_register(f"sqlite:///{path}")
-
-
 @pytest.fixture
-def register(tmp_path: Path) -> Iterator[Register]:
-    opened = fill(new_register(tmp_path / "register.sqlite"))
+def register(register_url: str) -> Iterator[Register]:
+    opened = fill(open_register(register_url))
     yield opened
     opened.close()
 
@@ -170,10 +173,11 @@ def draw(register: Register, **options: Any) -> PanelRecord:
     return draw_and_record(register, PROFILE, **options)
 
 
-def panel_rows(path: Path) -> int:
-    with sqlite3.connect(path) as raw:
-        tables = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return raw.execute("SELECT count(*) FROM panels").fetchone()[0] if "panels" in tables else 0
+def panel_rows(url: str) -> int:
+    if "panels" not in table_names(url):
+        return 0
+    ((count,),) = raw_execute(url, "SELECT count(*) FROM panels")
+    return count
 
 
 # ---- recording ------------------------------------------------------------------------------
@@ -259,9 +263,8 @@ def test_seed_is_made_when_none_given_and_long_seeds_survive(register: Register)
     assert verify_draw(register, PROFILE, huge.panel_id).matches
 
 
-def test_unknown_enterprise_or_empty_pool_or_bad_request_writes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "register.sqlite"
-    with new_register(path) as empty:
+def test_unknown_enterprise_or_empty_pool_or_bad_request_writes_nothing(register_url: str) -> None:
+    with open_register(register_url) as empty:
         merge(empty, "district", "天河区", sheet([enterprise(ENTERPRISE_CODE, ENTERPRISE_NAME)]))
         with pytest.raises(PanelInputError, match="专家库"):
             draw(empty)
@@ -273,7 +276,7 @@ def test_unknown_enterprise_or_empty_pool_or_bad_request_writes_nothing(tmp_path
             draw(empty, purpose="审核")
         with pytest.raises(PanelNotFound):
             verify_draw(empty, PROFILE, "P20141130-0001")
-    assert panel_rows(path) == 0
+    assert panel_rows(register_url) == 0
 
 
 def test_code_is_forgiving_about_case_and_width(register: Register) -> None:
@@ -285,16 +288,15 @@ def test_code_is_forgiving_about_case_and_width(register: Register) -> None:
 # ---- shortage -------------------------------------------------------------------------------
 
 
-def test_shortage_names_the_specialty_and_writes_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "register.sqlite"
+def test_shortage_names_the_specialty_and_writes_nothing(register_url: str) -> None:
     no_environment = [e for e in POOL if "环保" not in e.specialties or e.expert_id in EXCLUDED]
-    with fill(new_register(path), no_environment) as short:
+    with fill(open_register(register_url), no_environment) as short:
         with pytest.raises(PanelShortage) as raised:
             draw(short)
         assert raised.value.specialty == "环保"
         assert "“环保”专家不足" in raised.value.message
         assert list_draws(short) == []
-    assert panel_rows(path) == 0
+    assert panel_rows(register_url) == 0
 
 
 # ---- verification ---------------------------------------------------------------------------
@@ -311,14 +313,15 @@ def test_verify_confirms_and_survives_later_register_changes(register: Register)
     assert result.redrawn is not None and result.redrawn.panel == record.panel
 
 
-def test_tampered_panel_fails_verification(register: Register, tmp_path: Path) -> None:
+def test_tampered_panel_fails_verification(register: Register, register_url: str) -> None:
     record = draw(register)
     swapped = [record.reserves[0], *record.panel[1:]]
-    with sqlite3.connect(tmp_path / "register.sqlite") as raw:
-        raw.execute(
-            "UPDATE panels SET panel_json = ? WHERE panel_id = ?",
-            ('["' + '","'.join(swapped) + '"]', record.panel_id),
-        )
+    raw_execute(
+        register_url,
+        "UPDATE panels SET panel_json = ? WHERE panel_id = ?",
+        '["' + '","'.join(swapped) + '"]',
+        record.panel_id,
+    )
 
     result = verify_draw(register, PROFILE, record.panel_id)
     assert not result.matches
@@ -327,20 +330,19 @@ def test_tampered_panel_fails_verification(register: Register, tmp_path: Path) -
     assert record.reserves[0] in result.differences[0]
 
 
-def test_tampered_snapshot_is_reported_not_raised(register: Register, tmp_path: Path) -> None:
+def test_tampered_snapshot_is_reported_not_raised(register: Register, register_url: str) -> None:
     record = draw(register)
-    with sqlite3.connect(tmp_path / "register.sqlite") as raw:
-        raw.execute("UPDATE panels SET inputs_json = '{' WHERE panel_id = ?", (record.panel_id,))
+    raw_execute(register_url, "UPDATE panels SET inputs_json = '{' WHERE panel_id = ?", record.panel_id)
     result = verify_draw(register, PROFILE, record.panel_id)
     assert not result.matches and "无法读取" in result.differences[0]
 
 
-def test_same_seed_on_a_fresh_register_gives_the_same_draw(tmp_path: Path) -> None:
-    with fill(new_register(tmp_path / "a.sqlite")) as one:
+def test_same_seed_on_a_fresh_register_gives_the_same_draw(new_register_url: RegisterUrls) -> None:
+    with fill(open_register(new_register_url())) as one:
         first = draw(one, seed=987654321)
-    with fill(new_register(tmp_path / "b.sqlite"), list(reversed(POOL))) as two:
+    with fill(open_register(new_register_url()), list(reversed(POOL))) as two:
         second = draw(two, seed=987654321)
-    with fill(new_register(tmp_path / "c.sqlite")) as three:
+    with fill(open_register(new_register_url())) as three:
         another = draw(three, seed=987654322)
     assert second == first
     assert (second.panel, second.reserves, second.exclusions, second.seats) == (
@@ -409,8 +411,7 @@ def test_cli_draw_then_verify(drive: Drive) -> None:
 def test_cli_verify_fails_on_tampering(drive: Drive) -> None:
     args = ("--enterprise", ENTERPRISE_CODE, "--purpose", "验收", "--size", "3", "--as-of", "2014-11-30")
     assert invoke("draw", "--drive", str(drive.root), *args).exit_code == 0
-    with sqlite3.connect(drive.register_path) as raw:
-        raw.execute("UPDATE panels SET reserves_json = '[]'")
+    raw_execute(drive.register_url, "UPDATE panels SET reserves_json = '[]'")
     result = invoke("verify", "--drive", str(drive.root), "P20141130-0001")
     assert result.exit_code == 1
     assert "核验不一致" in result.stdout and "候补不一致" in result.stdout
@@ -429,7 +430,7 @@ def test_cli_shortage_is_one_chinese_line_and_nothing_is_recorded(tmp_path: Path
     assert "Traceback" not in result.output
     (line,) = result.stderr.strip().splitlines()
     assert "“环保”专家不足" in line and "未记录" in line
-    assert panel_rows(shared.register_path) == 0
+    assert panel_rows(shared.register_url) == 0
 
 
 @pytest.mark.parametrize(
@@ -445,7 +446,7 @@ def test_cli_draw_refusals_exit_2(drive: Drive, args: tuple[str, ...], message: 
     result = invoke("draw", "--drive", str(drive.root), *args)
     assert result.exit_code == 2, result.output
     assert message in result.stderr and "Traceback" not in result.output
-    assert panel_rows(drive.register_path) == 0
+    assert panel_rows(drive.register_url) == 0
 
 
 def test_cli_unknown_id_and_missing_register_exit_2(drive: Drive, tmp_path: Path) -> None:
