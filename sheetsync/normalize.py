@@ -8,6 +8,7 @@ raises :class:`CellProblem` with a stable error code.  Pure functions: no I/O, n
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -48,6 +49,11 @@ def is_blank(raw: Any) -> bool:
     return False
 
 
+FORMULA_STARTS = frozenset("=+-@\t\r")
+"""First characters that make a spreadsheet application run a cell as a formula (or a DDE call):
+text from a submitter starting with one of them is written as text, quote-prefixed, never as a formula."""
+
+
 def clean_text(raw: Any) -> str | None:
     """Text as the submitter meant it: trimmed, inner runs of blanks folded to one space.
 
@@ -75,6 +81,18 @@ def clean_text(raw: Any) -> str | None:
     return text or None
 
 
+def display_text(raw: Any) -> str | None:
+    """A cell as text for a message or a label: like :func:`clean_text`, but never raising.
+
+    An Excel error value (``#N/A``) is shown as itself; :func:`clean_text` rejects it, which
+    is right for a data cell and wrong for a header or a stamp cell that is only shown.
+    """
+    try:
+        return clean_text(raw)
+    except CellProblem:
+        return str(raw).strip() or None
+
+
 def _ascii_digits(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
@@ -96,6 +114,8 @@ def to_decimal(raw: Any) -> Decimal | None:
         # repr gives the shortest text that round-trips, so 0.1 stays 0.1 and not 0.1000000000000000055
         return Decimal(repr(raw))
     if isinstance(raw, Decimal):
+        if not _sane(raw):
+            raise CellProblem("not-a-number", value=str(raw))
         return raw
     if isinstance(raw, date | datetime | time | timedelta):
         raise CellProblem("not-a-number", value=raw)
@@ -106,9 +126,28 @@ def to_decimal(raw: Any) -> Decimal | None:
     if not _NUMBER_TEXT.match(folded):
         raise CellProblem("not-a-number", value=text)
     try:
-        return Decimal(folded)
+        number = Decimal(folded)
     except InvalidOperation as exc:  # pragma: no cover - the pattern above already rules this out
         raise CellProblem("not-a-number", value=text) from exc
+    if not _sane(number):
+        # "1e999999999" is a number to Decimal, but turning it into an int or printing it in full
+        # would take forever; nothing a spreadsheet can hold is that large or that small
+        raise CellProblem("not-a-number", value=text)
+    return number
+
+
+_LARGEST_EXPONENT = 308  # Excel's numbers are IEEE doubles: nothing beyond ~1.8e308
+_SMALLEST_EXPONENT = -330  # ... nor closer to zero than ~4.9e-324
+
+
+def _sane(number: Decimal) -> bool:
+    exponent = number.as_tuple().exponent
+    return (
+        number.is_finite()
+        and isinstance(exponent, int)
+        and exponent >= _SMALLEST_EXPONENT
+        and number.adjusted() <= _LARGEST_EXPONENT
+    )
 
 
 def to_integer(raw: Any) -> int | None:
@@ -125,12 +164,16 @@ _EPOCH_1900 = date(1899, 12, 30)
 _EPOCH_1904 = date(1904, 1, 1)
 _FIRST_SENSIBLE_SERIAL = 1
 _LAST_SENSIBLE_SERIAL = 2958465  # 9999-12-31
+_DAYS_1900_TO_1904 = 1462  # the 1904 system's serial of a day is this much smaller
 
 
 def from_excel_serial(serial: float, *, date1904: bool = False) -> date:
     """The calendar date of an Excel serial number, honouring both date systems."""
+    if not math.isfinite(serial):
+        raise CellProblem("not-a-date", value=serial)
     whole = int(serial)
-    if whole < _FIRST_SENSIBLE_SERIAL - (1 if date1904 else 0) or whole > _LAST_SENSIBLE_SERIAL:
+    last = _LAST_SENSIBLE_SERIAL - (_DAYS_1900_TO_1904 if date1904 else 0)
+    if whole < _FIRST_SENSIBLE_SERIAL - (1 if date1904 else 0) or whole > last:
         raise CellProblem("not-a-date", value=serial)
     if date1904:
         return _EPOCH_1904 + timedelta(days=whole)
@@ -158,9 +201,15 @@ def to_date(raw: Any, *, date1904: bool = False) -> date | None:
         return raw
     if isinstance(raw, bool):
         raise CellProblem("not-a-date", value=raw)
+    if isinstance(raw, Decimal) and not raw.is_finite():
+        raise CellProblem("not-a-date", value=str(raw))
     if isinstance(raw, int | float | Decimal):
         # a fraction of a day is a time on that day; the date part is what counts
-        return from_excel_serial(float(raw), date1904=date1904)
+        try:
+            serial = float(raw)
+        except OverflowError as exc:
+            raise CellProblem("not-a-date", value=str(raw)) from exc
+        return from_excel_serial(serial, date1904=date1904)
     if isinstance(raw, time | timedelta):
         raise CellProblem("not-a-date", value=str(raw))
     text = clean_text(raw)

@@ -40,6 +40,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
 from sheetsync.errors import Problem, Severity
+from sheetsync.normalize import FORMULA_STARTS
 from sheetsync.read import RawSheet, RawWorkbook, UnreadableFile, file_hash, read_workbook
 from sheetsync.records import FILE_STATUS_LABELS, FileResult, FileStatus, SheetResult
 from sheetsync.render_master import SEVERITY_LABELS, STATUS_STYLES
@@ -104,7 +105,6 @@ COLOUR_LEGEND: tuple[tuple[str, str], ...] = (
 )
 
 # Text that Excel would take for the start of a formula once somebody edits the cell.
-_FORMULA_STARTS = frozenset("=+-@\t\r")
 _INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\\x00-\x1f]")
 _MAX_SHEET_NAME = 31
 _MAX_LINKS_PER_SHEET = 65530  # XlsxWriter's (and Excel's) limit
@@ -344,7 +344,7 @@ class _Cells:
     def text(self, row: int, col: int, text: str, **style: Any) -> None:
         if not text:
             self.blank(row, col, **style)
-        elif text[0] in _FORMULA_STARTS:
+        elif text[0] in FORMULA_STARTS:
             self.sheet.write_string(row, col, text, self.styles.get(**style, quote_prefix=True))
         elif text.startswith("<r>") and text.endswith("</r>"):
             self._markup_lookalike(row, col, text, style)
@@ -740,7 +740,7 @@ def _csv_line(values: Sequence[Any]) -> str:
 
 def _csv_safe(value: Any) -> Any:
     """Text Excel would run as a formula when it opens the CSV gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in _FORMULA_STARTS:
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return value
 

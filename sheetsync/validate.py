@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from sheetsync.errors import CATALOGUE, Problem, Severity
-from sheetsync.normalize import canonical, clean_text, is_blank
+from sheetsync.normalize import canonical, clean_text, display_text, is_blank
 from sheetsync.profile import Profile
 from sheetsync.read import RawSheet, RawWorkbook, UnreadableFile, file_hash, read_workbook
 from sheetsync.records import FileResult, SheetResult, ValidRow
@@ -76,7 +76,7 @@ _HEADER_DECORATION = re.compile(r"^[*＊※]+|[*＊※]+$|[(（]必填[)）]$|�
 
 def header_key(text: Any) -> str:
     """A header cell folded so that spaces, line breaks, widths and a ``*`` marker do not matter."""
-    cleaned = clean_text(text) if not isinstance(text, str) else text
+    cleaned = display_text(text) if not isinstance(text, str) else text
     if not cleaned:
         return ""
     folded = canonical(cleaned)
@@ -157,7 +157,7 @@ class FileValidator:
         for offset, row in enumerate(sheet.rows):
             if len(row) >= 2 and isinstance(row[0], str) and row[0].strip() in STAMP_LABELS:
                 name = STAMP_LABELS[row[0].strip()]
-                values[name] = clean_text(row[1])
+                values[name] = display_text(row[1])
                 self.stamp_cells[name] = cell_ref(sheet.first_row + offset, sheet.first_col + 1)
         period = values.get("period")
         if period is not None and not is_period(period):
@@ -317,14 +317,14 @@ class SheetChecker:
                         "duplicate-header",
                         cell=ref,
                         header=self.model.header(name),
-                        value=clean_text(cell),
+                        value=display_text(cell),
                         other_cell=other,
                     )
                     continue
                 first_at[name] = col
                 columns[col] = name
             elif not is_blank(cell):
-                self.problem("unknown-header", cell=ref, value=clean_text(cell))
+                self.problem("unknown-header", cell=ref, value=display_text(cell))
         for name, column in self.model.columns().items():
             if name in first_at:
                 continue
