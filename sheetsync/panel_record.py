@@ -45,7 +45,7 @@ from sheetsync.domain.panels import (
 )
 from sheetsync.profile import PanelRules, Profile
 from sheetsync.schemas import Audit, ConsultingAgency, Enterprise, Expert
-from sheetsync.store import Register, Timestamp, dumps, encode_key
+from sheetsync.store import Register, Timestamp, create_tables, dumps, encode_key
 
 PURPOSES: tuple[str, ...] = (PURPOSE_EVALUATION, PURPOSE_ACCEPTANCE)
 SEED_BITS = 63  # fits a signed 64-bit integer, so any tool reading the register can hold it
@@ -251,10 +251,9 @@ def ensure_table(register: Register, conn: Connection | None = None) -> None:
     if register.engine in _ready_engines:
         return
     if conn is not None:
-        panels_metadata.create_all(conn)  # not cached: the caller may still roll back
+        create_tables(register, panels_metadata, conn)  # not cached: the caller may still roll back
         return
-    with register.engine.begin() as own:
-        panels_metadata.create_all(own)
+    create_tables(register, panels_metadata)
     _ready_engines.add(register.engine)
 
 

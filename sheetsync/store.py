@@ -3,14 +3,27 @@
 The register is the one place the programme's data lives between nights; the master workbook
 is only a view of it.  It therefore never deletes or rewrites a record: a change adds a new
 version and marks the old one superseded, so any value can be traced back to the file, sheet
-and row that set it.  SQLAlchemy Core with portable column types keeps the door open to
-PostgreSQL; JSON is kept as text we serialize ourselves so both databases store identical bytes.
+and row that set it.  SQLAlchemy Core with portable column types runs it on SQLite (a file on
+the drive) or PostgreSQL (a server several machines share), chosen by URL; JSON is kept as text
+we serialize ourselves so both databases store identical bytes.
+
+Concurrency is the same promise on both: writers take turns, readers never wait.  SQLite does
+it with WAL and ``BEGIN IMMEDIATE``.  PostgreSQL runs READ COMMITTED and every write
+transaction first takes one transaction-level advisory lock, so a merge's read-then-write
+(current version N, write N+1) or a panel draw's read-history-then-record is never interleaved
+with another writer's, exactly as on SQLite, and no caller has to be ready to retry (SERIALIZABLE
+would need every ``with register.transaction()`` block re-run on a serialization failure).
+:meth:`Register.exclusive` is the coarser lock a whole consolidation holds, so two machines
+sharing one PostgreSQL register never run theirs at the same time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
+import socket
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,10 +54,12 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    text,
     true,
     update,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 
 from sheetsync.errors import Problem
 from sheetsync.records import FileResult, FileStatus, StoredRecord
@@ -56,6 +71,12 @@ LOOKUP_CHUNK = 500
 SCAN_THRESHOLD = 20_000
 
 _WRITE_OPTION = "sheetsync_write"
+
+log = logging.getLogger(__name__)
+
+# Text compared and ordered byte by byte on both backends: SQLite's BINARY collation is
+# PostgreSQL's "C" (code point order, as Python sorts), whatever locale the server was set up in.
+KeyText = String().with_variant(String(collation="C"), "postgresql")
 
 
 class Timestamp(TypeDecorator[datetime]):
@@ -97,8 +118,8 @@ versions_table = Table(
     "record_versions",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("sheet_name", String, nullable=False),
-    Column("record_key", String, nullable=False),
+    Column("sheet_name", KeyText, nullable=False),
+    Column("record_key", KeyText, nullable=False),
     Column("version", Integer, nullable=False),
     Column("data_json", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
@@ -191,12 +212,20 @@ def decode_key(text: str) -> tuple[Any, ...]:
 # Engine set-up --------------------------------------------------------------------------------
 
 
-def _is_sqlite(url: str) -> bool:
+def _is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _ensure_sqlite_folder(url: str) -> None:
-    database = make_url(url).database
+def resolve_url(url: str | URL) -> URL:
+    """The URL as given, except that a bare ``postgresql://`` uses psycopg 3, the driver we ship."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _ensure_sqlite_folder(url: URL) -> None:
+    database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
@@ -224,17 +253,69 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def open_register(url: str) -> Register:
-    """Open (and create if missing) the register at a SQLAlchemy URL."""
-    if _is_sqlite(url):
-        _ensure_sqlite_folder(url)
-        engine = create_engine(url, connect_args={"timeout": 60})
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for a name: the same on every machine and run."""
+    digest = hashlib.sha256(f"sheetsync:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# Taken at the start of every write transaction on PostgreSQL: PostgreSQL's BEGIN IMMEDIATE.
+_WRITERS_KEY = lock_key("writers")
+
+
+def _lock_writers(conn: Connection) -> None:
+    """Wait for the other writers' transactions to end; released when this one commits or rolls back."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITERS_KEY})
+
+
+def open_register(url: str | URL) -> Register:
+    """Open (and create if missing) the register at a SQLAlchemy URL: SQLite or PostgreSQL."""
+    parsed = resolve_url(url)
+    if _is_sqlite(parsed):
+        _ensure_sqlite_folder(parsed)
+        engine = create_engine(parsed, connect_args={"timeout": 60})
         _configure_sqlite(engine)
+    elif parsed.get_backend_name() == "postgresql":
+        # READ COMMITTED whatever the server's default: the writers' lock does the rest.
+        engine = create_engine(parsed, isolation_level="READ COMMITTED", pool_pre_ping=True)
     else:
-        engine = create_engine(url)
-    with engine.begin() as conn:
-        metadata.create_all(conn)
-    return Register(engine)
+        engine = create_engine(parsed)
+    register = Register(engine)
+    create_tables(register, metadata)
+    return register
+
+
+def create_tables(register: Register, tables: MetaData, conn: Connection | None = None) -> None:
+    """Create what is missing of ``tables``; only a read when everything is there already.
+
+    Opening a register therefore never waits for a running merge.  A register that lacks tables
+    creates them in a write transaction (``conn``, or one of its own), checking again under the
+    writers' lock: two machines opening a new register at once must not both try to create it.
+    """
+    if conn is not None:
+        if not _has_tables(conn, tables):
+            _lock_writers(conn)
+            tables.create_all(conn)
+        return
+    with register.engine.connect() as reader:
+        if _has_tables(reader, tables):
+            return
+    with register.transaction() as writer:
+        tables.create_all(writer)
+
+
+def _has_tables(conn: Connection, tables: MetaData) -> bool:
+    return all(conn.dialect.has_table(conn, table.name) for table in tables.sorted_tables)
+
+
+class RegisterBusy(RuntimeError):
+    """Another process holds the register's :meth:`Register.exclusive` lock; the message is Chinese."""
+
+    def __init__(self, name: str, holder: str | None) -> None:
+        super().__init__(f"另一次运行正在独占使用台账(锁“{name}”,{holder or '持有者未知'}),本次未运行。")
+        self.name = name
+        self.holder = holder
 
 
 # The register -------------------------------------------------------------------------------
@@ -289,6 +370,11 @@ class Register:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.engine.dialect.name
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -300,9 +386,46 @@ class Register:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
-        """One atomic unit: everything done on the connection commits together or not at all."""
+        """One atomic unit: everything done on the connection commits together or not at all.
+
+        Write transactions take turns (see the module docstring); reads never wait for them.
+        """
         with self.engine.connect().execution_options(**{_WRITE_OPTION: True}) as conn, conn.begin():
+            _lock_writers(conn)
             yield conn
+
+    @contextmanager
+    def exclusive(
+        self, name: str = "consolidation", *, wait: bool = True, timeout: float | None = None
+    ) -> Iterator[None]:
+        """Hold the register-wide lock ``name`` for the ``with`` block: one holder at a time.
+
+        On PostgreSQL this is a session-level advisory lock held on a connection of its own for
+        the whole block, so two machines sharing the register never run the block at the same
+        time; it is released when the block ends, or by the server if the process dies.
+        ``wait=False`` raises :class:`RegisterBusy` at once when someone else holds it;
+        ``wait=True`` waits, for ``timeout`` seconds at most when given, then raises it.
+        The lock is not re-entrant: do not nest two blocks of the same name in one process.
+
+        On SQLite it does nothing: a SQLite register is a file on one drive, whose run lock
+        (:mod:`sheetsync.runlock`) already keeps consolidations apart.
+        """
+        if self.backend == "sqlite":
+            yield
+            return
+        if self.backend != "postgresql":
+            raise NotImplementedError(f"no register-wide lock on {self.backend}")
+        key = lock_key(f"exclusive:{name}")
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            try:
+                _acquire(conn, key, name, wait=wait, timeout=timeout)
+                try:
+                    yield
+                finally:
+                    _release(conn, key, name)
+            finally:
+                if not conn.invalidated:
+                    conn.exec_driver_sql("RESET application_name")
 
     @contextmanager
     def _reading(self, conn: Connection | None) -> Iterator[Connection]:
@@ -466,6 +589,64 @@ class Register:
         query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
         with self._reading(conn) as reader:
             return [_run_dict(row) for row in reader.execute(query).mappings()]
+
+
+def _acquire(conn: Connection, key: int, name: str, *, wait: bool, timeout: float | None) -> None:
+    """Take the session-level advisory lock ``key`` on ``conn`` (in autocommit) or raise RegisterBusy."""
+    label = f"sheetsync {socket.gethostname()[:32]} pid {os.getpid()}"
+    conn.execute(text("SELECT set_config('application_name', :label, false)"), {"label": label})
+    if not wait:
+        if not conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar_one():
+            raise RegisterBusy(name, _holder(conn, key))
+        return
+    # the wait is bounded by lock_timeout alone: a server-wide statement_timeout must not cut it
+    limit = "0" if timeout is None else f"{max(1, round(timeout * 1000))}ms"
+    conn.execute(text("SELECT set_config('lock_timeout', :limit, false)"), {"limit": limit})
+    conn.execute(text("SELECT set_config('statement_timeout', '0', false)"))
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) != "55P03":  # lock_not_available
+            raise
+        raise RegisterBusy(name, _holder(conn, key)) from None
+    finally:
+        conn.exec_driver_sql("RESET lock_timeout")
+        conn.exec_driver_sql("RESET statement_timeout")
+
+
+def _release(conn: Connection, key: int, name: str) -> None:
+    try:
+        released = conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key}).scalar_one()
+    except DBAPIError:  # the connection is gone, and with it the lock
+        log.warning("register lock %r: connection lost before release", name)
+        conn.invalidate()
+        return
+    if not released:
+        log.warning("register lock %r was no longer held at release (connection reset?)", name)
+
+
+def _holder(conn: Connection, key: int) -> str | None:
+    """Who holds the advisory lock ``key``, as far as this role may see; for RegisterBusy."""
+    unsigned = key & 0xFFFF_FFFF_FFFF_FFFF
+    query = text(
+        "SELECT a.pid, a.application_name, a.client_addr, a.state_change"
+        " FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " AND l.classid = CAST(:high AS oid) AND l.objid = CAST(:low AS oid)"
+    )
+    try:
+        row = conn.execute(query, {"high": unsigned >> 32, "low": unsigned & 0xFFFF_FFFF}).first()
+    except DBAPIError:
+        return None
+    if row is None:
+        return None
+    parts = [row.application_name or f"服务器进程 {row.pid}"]
+    if row.client_addr is not None:
+        parts.append(f"来自 {row.client_addr}")
+    if row.state_change is not None:
+        parts.append(f"自 {row.state_change:%Y-%m-%d %H:%M:%S}")
+    return ",".join(parts)
 
 
 def _submission_dict(row: Any) -> dict[str, Any]:

@@ -1,12 +1,10 @@
-"""merge_file against real SQLite registers: the never-lose-data rules, atomicity, exact values."""
+"""merge_file against real registers, SQLite and PostgreSQL: the never-lose-data rules, atomicity, exact values."""
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +17,12 @@ from sheetsync.merge import MergeCounts, merge_file, overlay
 from sheetsync.records import FileResult, SheetResult, ValidRow
 from sheetsync.schemas import Audit, Enterprise, Project, SheetModel
 from sheetsync.store import Register, open_register
+from tests.postgres import (  # noqa: F401  (fixtures)
+    backend_fixture,
+    dump_tables,
+    empty_tables,
+    register_url_fixture,
+)
 
 USCC_A = "91440101MA5CJQ4N59"
 USCC_B = "914403001922038216"
@@ -89,17 +93,15 @@ def file_result(*sheets: SheetResult, tag: str = "a", submitter: str | None = "�
 
 
 @pytest.fixture
-def register(tmp_path: Path) -> Register:
-    opened = open_register(f"sqlite:///{tmp_path / 'register.sqlite'}")
+def register(register_url: str) -> Register:
+    opened = open_register(register_url)
     yield opened
     opened.close()
 
 
-def dump_register(path: Path) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, read with plain sqlite3 so the check trusts nothing of ours."""
-    with sqlite3.connect(path) as raw:
-        tables = [name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: sorted(raw.execute(f'SELECT * FROM "{name}"').fetchall(), key=repr) for name in tables}
+def dump_register(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read with the plain driver so the check trusts nothing of ours."""
+    return dump_tables(url)
 
 
 def version_count(register: Register) -> int:
@@ -131,15 +133,15 @@ def test_first_merge_inserts_version_1_with_provenance(register: Register) -> No
     assert first.recorded_at == DAY1
 
 
-def test_same_file_twice_changes_nothing(register: Register, tmp_path: Path) -> None:
+def test_same_file_twice_changes_nothing(register: Register, register_url: str) -> None:
     result = file_result(sheet([enterprise(USCC_A), enterprise(USCC_B)]))
     merge_file(register, result, file_name="a.xlsx", received_at=DAY1)
-    before = dump_register(tmp_path / "register.sqlite")
+    before = dump_register(register_url)
 
     counts = merge_file(register, result, file_name="a.xlsx", received_at=DAY2)
 
     assert counts == {"企业名录": MergeCounts(inserted=0, updated=0, unchanged=2)}
-    assert dump_register(tmp_path / "register.sqlite") == before
+    assert dump_register(register_url) == before
     assert len(register.submissions()) == 1
 
 
@@ -255,12 +257,12 @@ def test_a_present_but_blank_cell_does_clear_the_value(register: Register) -> No
     assert (record.version, record.data["phone"]) == (2, None)
 
 
-def test_decimals_and_dates_round_trip_exactly(register: Register, tmp_path: Path) -> None:
+def test_decimals_and_dates_round_trip_exactly(register: Register, register_url: str) -> None:
     original = project("GZ-2014-001", investment="0.1", co2_cut_t="123456789.123456789")
     merge_file(register, file_result(sheet([original])), file_name="a.xlsx", received_at=DAY1)
     register.close()
 
-    reopened = open_register(f"sqlite:///{tmp_path / 'register.sqlite'}")
+    reopened = open_register(register_url)
     (record,) = reopened.current("技改项目")
     rebuilt = Project.model_validate(record.data)
     reopened.close()
@@ -290,7 +292,7 @@ def test_an_equal_decimal_spelt_differently_is_not_a_change(register: Register) 
 
 
 def test_a_failure_mid_merge_leaves_the_register_exactly_as_before(
-    register: Register, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    register: Register, register_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     merge_file(
         register,
@@ -298,7 +300,7 @@ def test_a_failure_mid_merge_leaves_the_register_exactly_as_before(
         file_name="a.xlsx",
         received_at=DAY1,
     )
-    before = dump_register(tmp_path / "register.sqlite")
+    before = dump_register(register_url)
     real_insert = Register.insert_versions
     calls: list[int] = []
 
@@ -319,7 +321,7 @@ def test_a_failure_mid_merge_leaves_the_register_exactly_as_before(
         merge_file(register, second, file_name="b.xlsx", received_at=DAY2)
 
     assert calls == [2, 2]
-    assert dump_register(tmp_path / "register.sqlite") == before
+    assert dump_register(register_url) == before
     monkeypatch.undo()
     # and the same file merges cleanly once the fault is gone
     counts = merge_file(register, second, file_name="b.xlsx", received_at=DAY2)
@@ -329,9 +331,8 @@ def test_a_failure_mid_merge_leaves_the_register_exactly_as_before(
     }
 
 
-def test_reopened_register_gives_the_same_current(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'deep' / 'folder' / 'register.sqlite'}"
-    first = open_register(url)
+def test_reopened_register_gives_the_same_current(register_url: str) -> None:
+    first = open_register(register_url)
     merge_file(
         first,
         file_result(
@@ -349,7 +350,7 @@ def test_reopened_register_gives_the_same_current(tmp_path: Path) -> None:
     expected = {name: first.current(name) for name in ("企业名录", "审核进度")}
     first.close()
 
-    second = open_register(url)
+    second = open_register(register_url)
     assert {name: second.current(name) for name in ("企业名录", "审核进度")} == expected
     assert second.current_keys("审核进度") == {(USCC_A, 1), (USCC_A, 2)}
     second.close()
@@ -428,8 +429,9 @@ _FILES = st.lists(st.lists(_ROW, min_size=1, max_size=4), min_size=1, max_size=5
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(files=_FILES)
-def test_register_is_the_fold_of_all_files(tmp_path_factory: pytest.TempPathFactory, files: Any) -> None:
-    register = open_register(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'register.sqlite'}")
+def test_register_is_the_fold_of_all_files(register_url: str, files: Any) -> None:
+    empty_tables(register_url)  # each example starts from an empty register
+    register = open_register(register_url)
     expected: dict[str, dict[str, Any]] = {}
     versions: dict[str, int] = {}
     for number, rows in enumerate(files):

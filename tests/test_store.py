@@ -1,4 +1,7 @@
-"""The register's own guarantees, independent of merge: schema, keys, submissions, atomicity."""
+"""The register's own guarantees, independent of merge: schema, keys, submissions, atomicity.
+
+Every test that takes ``url`` or ``register`` runs on SQLite and on a real PostgreSQL server.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sheetsync.errors import Problem
@@ -24,9 +27,18 @@ from sheetsync.store import (
     dumps,
     encode_key,
     json_key,
+    lock_key,
     open_register,
+    resolve_url,
     submissions_table,
     versions_table,
+)
+from tests.postgres import (  # noqa: F401  (fixtures)
+    backend_fixture,
+    new_register_url_fixture,
+    postgres_url_fixture,
+    raw_execute,
+    register_url_fixture,
 )
 
 USCC_A = "91440101MA5CJQ4N59"
@@ -36,8 +48,9 @@ DAY2 = datetime(2026, 11, 3, 2, 0)
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'register.sqlite'}"
+def url(register_url: str) -> str:
+    """A fresh register, once on SQLite and once on PostgreSQL."""
+    return register_url
 
 
 @pytest.fixture
@@ -128,10 +141,47 @@ def test_opening_twice_keeps_the_data(url: str) -> None:
     second.close()
 
 
-def test_sqlite_runs_in_wal_with_foreign_keys(register: Register) -> None:
-    with register.engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
-        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+def test_connections_are_set_up_for_the_backend(register: Register, backend: str) -> None:
+    assert register.backend == backend
+    if backend == "sqlite":
+        with register.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        return
+    with register.transaction() as conn:
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar_one() == "read committed"
+        assert conn.exec_driver_sql("SHOW server_encoding").scalar_one() == "UTF8"
+        # the writers' lock is taken at the start of every write transaction
+        held = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND pid = pg_backend_pid() AND objid = CAST(:low AS oid)"
+            ),
+            {"low": lock_key("writers") & 0xFFFF_FFFF},
+        ).scalar_one()
+        assert held == 1
+
+
+def test_a_sqlite_register_creates_its_folder(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'deep' / 'folder' / 'register.sqlite'}"
+    open_register(url).close()
+    assert (tmp_path / "deep" / "folder" / "register.sqlite").is_file()
+
+
+def test_a_bare_postgresql_url_uses_psycopg() -> None:
+    assert resolve_url("postgresql://office@db.example/register").drivername == "postgresql+psycopg"
+    assert resolve_url("postgresql+psycopg://office@/r?host=/run").drivername == "postgresql+psycopg"
+    assert str(resolve_url("sqlite:///x/register.sqlite")) == "sqlite:///x/register.sqlite"
+
+
+def test_lock_keys_are_stable_signed_64_bit_numbers() -> None:
+    """Two machines, or two versions of sheetsync, must compute the same key for the same name."""
+    key = lock_key("exclusive:consolidation")
+    assert key == int.from_bytes(
+        hashlib.sha256(b"sheetsync:exclusive:consolidation").digest()[:8], "big", signed=True
+    )
+    assert -(2**63) <= key < 2**63
+    assert lock_key("writers") != key
 
 
 def test_a_version_needs_an_existing_submission(register: Register) -> None:
@@ -302,3 +352,57 @@ def test_readers_see_only_committed_data_while_a_merge_runs(url: str, register: 
         assert other.submissions() == []
     assert other.current_keys("企业名录") == {(USCC_A,)}
     other.close()
+
+
+def test_keys_sort_by_code_point_whatever_the_server_locale(register: Register) -> None:
+    """The test server's databases use an ICU en-US collation, where "a-b" sorts after "ab"."""
+    submission_id, _ = add_submission(register, file_result())
+    keys = [("ab",), ("a-b",), ("B",), ("a",), ("天河区",), ("Ab",), ("a b",), (USCC_A,)]
+    with register.transaction() as conn:
+        register.insert_versions(conn, [version_row(submission_id, key, 1) for key in keys])
+
+    stored = [record.key for record in register.current("企业名录")]
+
+    assert stored == sorted(keys, key=encode_key)  # = Python's order of the key texts
+    assert stored[:3] == [(USCC_A,), ("Ab",), ("B",)]  # ICU en-US would say "a" < "Ab" < "B"
+
+
+def test_both_backends_store_the_same_bytes(tmp_path: Path, postgres_url: str) -> None:
+    """Same calls, same stored text: data, keys, problems and run summaries are ours, not the driver's."""
+    problem = Problem.make("required", file="a.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称")
+    dumps_by_backend = []
+    for url in (f"sqlite:///{tmp_path / 'register.sqlite'}", postgres_url):
+        with open_register(url) as register:
+            submission_id, _ = add_submission(register, file_result(problems=[problem]))
+            with register.transaction() as conn:
+                register.insert_versions(
+                    conn,
+                    [
+                        version_row(submission_id, (USCC_A, date(2014, 5, 31), Decimal("1.50")), 1),
+                        version_row(submission_id, ("天河区", 2014), 1),
+                    ],
+                )
+            register.record_run(started_at=DAY1, finished_at=DAY2, as_of=DAY1, summary={"文件": ["a"]})
+        dumps_by_backend.append(
+            {
+                "versions": raw_execute(
+                    url,
+                    "SELECT sheet_name, record_key, version, data_json, content_hash, submitter, recorded_at"
+                    " FROM record_versions ORDER BY id",
+                ),
+                "submissions": raw_execute(url, "SELECT problems_json, received_at FROM submissions"),
+                "runs": raw_execute(url, "SELECT summary_json FROM runs"),
+            }
+        )
+    on_sqlite, on_postgresql = dumps_by_backend
+
+    # SQLite hands timestamps back as text, PostgreSQL as datetime: compare the instants
+    for dump in (on_sqlite, on_postgresql):
+        dump["versions"] = [(*row[:-1], _instant(row[-1])) for row in dump["versions"]]
+        dump["submissions"] = [(row[0], _instant(row[1])) for row in dump["submissions"]]
+    assert on_sqlite == on_postgresql
+    assert on_sqlite["versions"][0][1] == f'["{USCC_A}","2014-05-31","1.50"]'
+
+
+def _instant(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
