@@ -154,6 +154,7 @@ def consolidate(
         run=run,
         view=view,
         panel_draws=list_draws(register),
+        missing_submitters=missing,
     )
     if publish is not None:
         master = publish(master)

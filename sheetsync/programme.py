@@ -114,6 +114,8 @@ class ProgrammeView:
     agency_scores: tuple[AgencyScore, ...]
     agencies_below: tuple[AgencyScore, ...]
     skipped: tuple[SkippedRecord, ...] = ()
+    # the rules the verdicts were reached under: the master writes its formulas from the same ones
+    profile: Profile | None = None
 
     def overdue_items(self) -> list[OverdueItem]:
         """The rows of 逾期预警, worst first.
@@ -273,6 +275,7 @@ def evaluate(
         agency_scores=scores,
         agencies_below=below_threshold(scores),
         skipped=tuple(skipped),
+        profile=profile,
     )
 
 

@@ -14,9 +14,17 @@ plain runs of a rich string instead.
 
 More sheets are added by writing one more ``_write_*_sheet`` function and listing it in
 :func:`_sheet_writers`. The sheets that show the domain engine's verdicts (逾期预警, 证书到期, 进度,
-专家抽取记录, 咨询机构评分) are tables of computed rows: each builds its rows as plain values with a
-row style and hands them to :func:`_write_table`, so the list of rows stays one thing a later
-writer (formulas instead of values, say) can walk.
+专家抽取记录, 咨询机构评分) are tables of computed rows: each builds its rows as plain values or
+:class:`~sheetsync.master.formulas.Formula` cells with a row style and hands them to
+:func:`_write_table`.
+
+The key numbers are native formulas (:mod:`sheetsync.master`), so they work in WPS, LibreOffice or
+Excel with no Python at all: 进度 counts over the register sheets with COUNTIFS and SUMIFS, 审核进度
+and 证书到期 compute days left and overdue / renewal flags from the dates and the cell named
+基准日期 on 概览, and 概览 reads them all. Each formula is written with the value sheetsync computed
+as its cached value, so a viewer that does not recalculate shows the same numbers. The whole
+shape of the workbook (every sheet's headers and row count) is settled before the first sheet
+is streamed, because formulas reach into sheets written later.
 """
 
 from __future__ import annotations
@@ -36,14 +44,45 @@ from typing import Any
 
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
-from sheetsync.domain import CertificateState, MetricProgress, ScopeKind
+from sheetsync.domain import CertificateState
 from sheetsync.errors import Problem, Severity
-from sheetsync.normalize import CellProblem
+from sheetsync.master.formulas import AS_OF_NAME, Formula, cached, cell, quote_sheet
+from sheetsync.master.layout import PROVENANCE_COLUMNS, Layout
+from sheetsync.master.overview import (
+    MISSING_MARK,
+    OVERVIEW_SHEET,
+    OVERVIEW_SUBTITLE,
+    Overview,
+    Sources,
+    SubmitterLine,
+)
+from sheetsync.master.progress import (
+    PROGRESS_HEADERS,
+    SCOPE_KIND_LABELS,
+    ProgressFormulas,
+    ProgressRow,
+    progress_rows,
+)
+from sheetsync.master.registers import (
+    CERT_EXPIRY,
+    CERT_STATE,
+    OVERDUE,
+    OVERDUE_MARK,
+    Extra,
+    ExtraColumn,
+    RegisterFormulas,
+    Shape,
+    certificate_state,
+    extra_columns,
+)
+from sheetsync.normalize import FORMULA_STARTS, CellProblem
+from sheetsync.profile import Certificates, Profile, load_profile
 from sheetsync.programme import ProgrammeView, WarningKind
 from sheetsync.records import FILE_STATUS_LABELS, FileStatus, FileSummary, RunInfo, StoredRecord
-from sheetsync.schemas import SHEETS, Column, Kind, SheetModel
+from sheetsync.schemas import SHEETS, Audit, Column, Kind, SheetModel
 from sheetsync.schemas.audit import REPORT_GRADES
 
 SUMMARY_SHEET = "运行摘要"
@@ -53,15 +92,6 @@ CERTIFICATE_SHEET = "证书到期"
 PROGRESS_SHEET = "进度"
 PANEL_DRAW_SHEET = "专家抽取记录"
 AGENCY_SCORE_SHEET = "咨询机构评分"
-
-# Header and width of the provenance columns that follow a register sheet's contract columns.
-PROVENANCE_COLUMNS: tuple[tuple[str, int], ...] = (
-    ("填报单位", 12),
-    ("来源文件", 30),
-    ("来源行", 8),
-    ("版本", 6),
-    ("更新时间", 19),
-)
 
 PROBLEM_COLUMNS: tuple[tuple[str, int], ...] = (
     ("严重程度", 9),
@@ -118,6 +148,9 @@ OVERDUE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("逾期天数", 10, NumberShape.INTEGER),
     TableColumn("原因", 60, wrap=True),
 )
+OVERDUE_STATE_COLUMN = 4
+OVERDUE_DEADLINE_COLUMN = 5
+OVERDUE_DAYS_COLUMN = 6
 CERTIFICATE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("填报单位", 12),
     TableColumn("统一社会信用代码", 22),
@@ -130,6 +163,9 @@ CERTIFICATE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("剩余天数", 10, NumberShape.INTEGER),
     TableColumn("说明", 56, wrap=True),
 )
+CERTIFICATE_EXPIRY_COLUMN = 6
+CERTIFICATE_STATE_COLUMN = 7
+CERTIFICATE_DAYS_COLUMN = 8
 PROGRESS_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("范围", 14),
     TableColumn("范围类型", 10),
@@ -141,6 +177,8 @@ PROGRESS_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("各单位目标之和", 14),
 )
 PROGRESS_RATIO_COLUMN = 6
+if tuple(column.header for column in PROGRESS_COLUMNS) != PROGRESS_HEADERS:  # pragma: no cover
+    raise RuntimeError("进度's columns and the formulas written for them disagree")
 PANEL_DRAW_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("抽取编号", 16),
     TableColumn("抽取时间", 18),
@@ -175,11 +213,6 @@ AGENCY_SCORE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("低于阈值", 9),
     TableColumn("说明", 56, wrap=True),
 )
-SCOPE_KIND_LABELS: dict[ScopeKind, str] = {
-    ScopeKind.CITY: "全市",
-    ScopeKind.SUBMITTER: "填报单位",
-    ScopeKind.SECTOR: "行业领域",
-}
 YES_NO = ("是", "否")
 # Excel stores numbers as doubles: a longer integer (a draw's seed, say) is kept exactly as text
 LARGEST_EXACT_INTEGER = 10**15
@@ -215,9 +248,11 @@ WARNING_STYLES: dict[WarningKind, RowStyle] = {
     WarningKind.PAYMENT_ERROR: RowStyle.RED_TEXT,
     WarningKind.LATE: RowStyle.PLAIN,
 }
-CERTIFICATE_STYLES: dict[CertificateState, RowStyle] = {
-    CertificateState.RENEWAL_DUE: RowStyle.AMBER,
-    CertificateState.EXPIRED: RowStyle.RED,
+# 证书到期 and 审核进度 are coloured by conditional formats over the formulas' results, so the
+# colours follow 基准日期 when an officer changes it
+CERTIFICATE_COLOURS: dict[CertificateState, dict[str, str]] = {
+    CertificateState.RENEWAL_DUE: _NEUTRAL,
+    CertificateState.EXPIRED: _BAD,
 }
 STATUS_STYLES: dict[FileStatus, dict[str, str]] = {
     FileStatus.ACCEPTED: _GOOD,
@@ -232,7 +267,6 @@ PAGE_HEADER = "&L&A"
 PAGE_FOOTER = "&C第 &P 页,共 &N 页"
 
 # Text that Excel would take for the start of a formula once somebody edits the cell.
-_FORMULA_STARTS = frozenset("=+-@")
 
 # 1900 date system; serials from 1900-03-01 on are plain day counts from this epoch (Excel
 # invents a 29 Feb 1900 before that, so earlier days are written as text instead).
@@ -251,6 +285,83 @@ class MasterInput:
     run: RunInfo
     view: ProgrammeView | None = None  # None: the computed sheets carry their headers only
     panel_draws: Sequence[Any] = ()
+    missing_submitters: Sequence[str] = ()  # submitters that sent nothing for this period
+
+
+class Plan:
+    """The workbook's shape and formulas, settled before the first sheet is streamed.
+
+    Formulas reach into sheets written later (概览 reads 进度, 进度 counts over the register), so
+    every sheet's headers and row count are known up front, and so are the computed rows.
+    """
+
+    def __init__(self, master: MasterInput) -> None:
+        view = master.view
+        # the day every formula is computed for: the view's, which its cached values belong to
+        self.as_of = view.as_of if view is not None else master.run.as_of
+        self.profile = _profile_of(master)
+        self.progress = progress_rows(view) if view is not None else []
+        layout = Layout()
+        for model in SHEETS:
+            layout.add(
+                model.sheet_name,
+                [*(column.header for column in model.columns().values()), *_after_contract(model)],
+                len(master.records.get(model.sheet_name, ())),
+            )
+        for name, columns, rows in (
+            (OVERDUE_SHEET, OVERDUE_COLUMNS, len(view.overdue_items()) if view is not None else 0),
+            (CERTIFICATE_SHEET, CERTIFICATE_COLUMNS, len(view.certificates) if view is not None else 0),
+            (PROGRESS_SHEET, PROGRESS_COLUMNS, len(self.progress)),
+        ):
+            layout.add(name, [column.header for column in columns], rows)
+        self.layout = layout
+        self.registers: RegisterFormulas | None = None
+        self.progress_formulas: ProgressFormulas | None = None
+        if view is not None:
+            assert self.profile is not None  # a view always knows its profile (see _profile_of)
+            self.registers = RegisterFormulas(view, self.profile, layout, master.records, _by_key)
+            self.progress_formulas = ProgressFormulas(view, self.profile, layout, self.progress)
+        self.overview = Overview(
+            view,
+            self.profile,
+            layout,
+            Sources(
+                overdue_sheet=OVERDUE_SHEET,
+                overdue_owner=OVERDUE_COLUMNS[0].header,
+                overdue_state=OVERDUE_COLUMNS[OVERDUE_STATE_COLUMN].header,
+                certificate_sheet=CERTIFICATE_SHEET,
+                certificate_owner=CERTIFICATE_COLUMNS[0].header,
+                certificate_state=CERTIFICATE_COLUMNS[CERTIFICATE_STATE_COLUMN].header,
+                progress_sheet=PROGRESS_SHEET,
+            ),
+            self.progress,
+            master.missing_submitters,
+        )
+
+    @property
+    def window(self) -> int:
+        """Days before expiry a certificate is due for renewal (the rules' default without a profile)."""
+        rules = self.profile.certificates if self.profile is not None else Certificates()
+        return rules.renewal_window_days
+
+
+def _profile_of(master: MasterInput) -> Profile | None:
+    """The view's profile; without a view, the shipped profile of the run's name if there is one."""
+    if master.view is not None and master.view.profile is not None:
+        return master.view.profile
+    try:
+        return load_profile(master.run.profile_name)
+    except KeyError:
+        if master.view is not None:
+            raise ValueError(
+                f"the programme view has no profile and {master.run.profile_name!r} is not shipped"
+            ) from None
+        return None
+
+
+def _after_contract(model: type[SheetModel]) -> list[str]:
+    """The headers a register sheet has after its contract columns: provenance, then computed."""
+    return [*(header for header, _ in PROVENANCE_COLUMNS), *(extra.header for extra in extra_columns(model))]
 
 
 class RowFormats:
@@ -284,6 +395,14 @@ class Formats:
         self.wrap_quoted = book.add_format({"text_wrap": True, "valign": "top", "quote_prefix": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd"})
         self.datetime = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self.computed_header = book.add_format({**header, "bg_color": "#E2EFDA"})
+        self.helper_header = book.add_format({**header, "bg_color": "#F2F2F2", "font_color": "#7F7F7F"})
+        self.integer = book.add_format({"num_format": "0"})
+        self.percent = book.add_format({"num_format": NumberShape.PERCENT.value})
+        self.missing = book.add_format({"bold": True, "font_color": _BAD["font_color"]})
+        self.count = book.add_format({"bold": True, "align": "left", "font_size": 12})
+        self.colours = {state: book.add_format(style) for state, style in CERTIFICATE_COLOURS.items()}
+        self.overdue = book.add_format(_BAD)
         self.title = book.add_format({"bold": True, "font_size": 16})
         self.section = book.add_format({"bold": True, "font_size": 12})
         self.label = book.add_format({"bold": True})
@@ -299,7 +418,7 @@ class Formats:
         self.rows = {style: RowFormats(book, ROW_STYLES[style]) for style in RowStyle}
 
 
-SheetWriter = Callable[[Workbook, Formats, MasterInput], None]
+SheetWriter = Callable[[Workbook, Formats, MasterInput, Plan], None]
 CellWriter = Callable[[int, int, Any], None]
 
 
@@ -312,12 +431,15 @@ def write_master(
     run: RunInfo,
     view: ProgrammeView | None = None,
     panel_draws: Sequence[Any] = (),
+    missing_submitters: Sequence[str] = (),
 ) -> Path:
     """Write the master workbook to ``path``; the old master stays whole until the new one is.
 
     ``view`` is the domain engine's verdict on the same register (:func:`sheetsync.programme.evaluate`)
     and ``panel_draws`` the recorded expert draws; without them their sheets still appear, headed
     and empty, so the workbook's shape never depends on what a night had to say.
+    ``missing_submitters`` are the submitters that sent nothing for this period, in the order
+    概览 lists them.
 
     Officers may open the master while the nightly run is writing it, and a run can die half
     way, so the workbook is finished in a temporary file beside ``path`` and moved over it in one
@@ -325,25 +447,54 @@ def write_master(
     master open); the temporary file is removed in that case.
     """
     master = MasterInput(
-        records=records, problems=problems, files=files, run=run, view=view, panel_draws=panel_draws
+        records=records,
+        problems=problems,
+        files=files,
+        run=run,
+        view=view,
+        panel_draws=panel_draws,
+        missing_submitters=tuple(missing_submitters),
     )
+    plan = Plan(master)
     with _staged(Path(path)) as temporary:
         # Not closed on failure: assembling a workbook that is about to be thrown away would only
         # risk a second error hiding the first.
-        book = Workbook(str(temporary), {"constant_memory": True})
+        book = _MasterBook(str(temporary), {"constant_memory": True})
         # The run's own time as creation time: the same input gives the same file.
         book.set_properties({"title": "总台账", "created": _naive(run.started_at)})
         formats = Formats(book)
+        # a workbook-scope name for the as_of cell of 概览: every date-relative formula uses it
+        book.define_name(AS_OF_NAME, f"={quote_sheet(OVERVIEW_SHEET)}!{AS_OF_CELL}")
         for write_sheet in _sheet_writers():
-            write_sheet(book, formats, master)
+            write_sheet(book, formats, master, plan)
         book.close()
     return Path(path)
+
+
+class _MasterSheet(Worksheet):
+    """A worksheet whose formulas are written as given.
+
+    XlsxWriter runs some thirty regular expressions over every formula to prefix functions newer
+    than Excel 2010 with ``_xlfn.``; the master only uses functions every spreadsheet application
+    has known since Excel 2007 (tests/test_master_formulas.py checks the list), so that work (most
+    of the time spent writing a large master) is skipped.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        return formula[1:] if formula.startswith("=") else formula
+
+
+class _MasterBook(Workbook):
+    def __init__(self, filename: str, options: dict[str, Any]) -> None:
+        super().__init__(filename, options)
+        self.worksheet_class = _MasterSheet
 
 
 def _sheet_writers() -> list[SheetWriter]:
     """The master's sheets in the order officers see them."""
     registers: list[SheetWriter] = [partial(_write_register_sheet, model) for model in SHEETS]
     return [
+        _write_overview_sheet,
         _write_summary_sheet,
         _write_overdue_sheet,
         _write_certificate_sheet,
@@ -355,16 +506,212 @@ def _sheet_writers() -> list[SheetWriter]:
     ]
 
 
+# --- 概览 ---------------------------------------------------------------------------------
+
+AS_OF_ROW = 3  # 0-based: the as_of date sits in B4, named 基准日期
+AS_OF_CELL = f"$B${AS_OF_ROW + 1}"
+OVERVIEW_HEADER_HEIGHT = 48  # three lines: "覆盖企业数 / 完成率" headers wrap
+CHART_COL = 6  # charts to the right of the city table, from column G
+CHART_ROW = 8
+CHART_WIDTH = 620
+CHART_ROW_PX = 20  # Excel's default row height in pixels
+FUNNEL_CHART_ROWS = 16
+MIN_PROGRESS_CHART_ROWS = 12
+
+
+def _progress_chart_rows(submitters: int) -> int:
+    """Rows the 完成率 chart takes: enough per submitter that LibreOffice shows every name on its axis."""
+    return max(MIN_PROGRESS_CHART_ROWS, (submitters * 13 + 9) // 10 + 6)
+
+
+SUBMITTER_PARTS = ("完成", "目标", "完成率")
+
+
+def _write_overview_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
+    """The morning view: as_of, the run, today's counts, the city against its targets, each submitter.
+
+    Its numbers are formulas over 进度, 逾期预警, 证书到期 and 审核进度; 基准日期 (B4) is the cell every
+    date-relative formula of the workbook reads, named so.
+    """
+    sheet = book.add_worksheet(OVERVIEW_SHEET)
+    sheet.activate()
+    overview = plan.overview
+    run = master.run
+    metrics = overview.key_metrics
+    width = 2 + len(SUBMITTER_PARTS) * len(metrics) + 3
+    sheet.set_column(0, 0, 18)
+    sheet.set_column(1, 1, 20)
+    sheet.set_column(2, max(width, CHART_COL + 8), 11)
+    sheet.freeze_panes(1, 0)
+    _set_up_printing(sheet)
+    text = _TextCells(sheet, formats.value, formats.value_quoted)
+
+    sheet.write_string(0, 0, run.profile_title, formats.title)
+    sheet.write_string(1, 0, OVERVIEW_SUBTITLE)
+    sheet.write_string(AS_OF_ROW, 0, AS_OF_NAME, formats.label)
+    _write_moment(sheet, AS_OF_ROW, 1, plan.as_of, formats.value_date, text)
+    sheet.write_string(AS_OF_ROW + 1, 0, "运行时间", formats.label)
+    _write_moment(sheet, AS_OF_ROW + 1, 1, run.started_at, formats.value_datetime, text)
+    sheet.write_string(AS_OF_ROW + 2, 0, "规则方案", formats.label)
+    text.write(AS_OF_ROW + 2, 1, run.profile_name)
+    sheet.write_string(AS_OF_ROW + 3, 0, "本期未报送单位", formats.label)
+    missing = LIST_SEPARATOR.join(master.missing_submitters)
+    if missing:
+        _TextCells(sheet, formats.missing, formats.value_quoted).write(AS_OF_ROW + 3, 1, missing)
+    else:
+        sheet.write_string(AS_OF_ROW + 3, 1, "无", formats.value)
+
+    row = CHART_ROW
+    sheet.write_string(row, 0, "今日要处理", formats.section)
+    for label, value in overview.counts():
+        row += 1
+        sheet.write_string(row, 0, label, formats.label)
+        _write_overview_value(sheet, row, 1, value, formats.count)
+
+    row += 2
+    sheet.write_string(row, 0, "全市目标完成情况", formats.section)
+    row += 1
+    _write_header_row(sheet, row, ["指标", "单位", *SUBMITTER_PARTS], formats.header)
+    city_first = row + 1
+    for line in overview.city_lines():
+        row += 1
+        sheet.write_string(row, 0, line.metric)
+        sheet.write_string(row, 1, line.unit)
+        _write_metric_cells(sheet, row, 2, line.cells, formats)
+    if row >= city_first:
+        _data_bar(sheet, city_first, 4, row, 4)
+
+    row += 2
+    sheet.write_string(row, 0, "审核阶段(到达该阶段的审核轮次)", formats.section)
+    row += 1
+    _write_header_row(sheet, row, ["阶段", "审核轮次"], formats.header)
+    funnel_first = row + 1
+    for label, value in overview.funnel():
+        row += 1
+        sheet.write_string(row, 0, label)
+        _write_overview_value(sheet, row, 1, value, None)
+    funnel_last = row
+
+    chart_rows = _progress_chart_rows(len(overview.submitters))
+    row = max(row + 2, CHART_ROW + chart_rows + FUNNEL_CHART_ROWS + 3)
+    sheet.set_h_pagebreaks([row])  # printed, the submitters' table starts a page with its heading
+    sheet.write_string(row, 0, "各填报单位进度", formats.section)
+    row += 1
+    header_row = row
+    headers = ["填报单位", "本期报送"]
+    headers += [f"{metric}\n{part}" for metric in metrics for part in SUBMITTER_PARTS]
+    headers += ["逾期未完成事项", "待换证证书", "已过期证书"]
+    sheet.set_row(header_row, OVERVIEW_HEADER_HEIGHT)
+    _write_header_row(sheet, header_row, headers, formats.header)
+    names = _TextCells(sheet, None, formats.quoted)
+    lines = overview.submitter_lines(header_row + 2)
+    for line in lines:
+        row += 1
+        names.write(row, 0, line.name)
+        if line.missing:
+            sheet.write_string(row, 1, MISSING_MARK, formats.missing)
+        col = 2
+        for cells in line.metrics:
+            if cells is not None:
+                _write_metric_cells(sheet, row, col, cells, formats)
+            col += len(SUBMITTER_PARTS)
+        for value in (line.overdue, line.renewal_due, line.expired):
+            _write_overview_value(sheet, row, col, value, None)
+            col += 1
+    sheet.autofilter(header_row, 0, row, len(headers) - 1)
+    if lines:
+        for index in range(len(metrics)):
+            ratio_col = 2 + index * len(SUBMITTER_PARTS) + 2
+            _data_bar(sheet, header_row + 1, ratio_col, row, ratio_col)
+        if metrics:
+            _chart_submitters(book, sheet, metrics, lines, header_row, row)
+    _chart_funnel(book, sheet, funnel_first, funnel_last, chart_rows)
+
+
+def _write_overview_value(
+    sheet: Worksheet, row: int, col: int, value: Formula | int, number_format: Format | None
+) -> None:
+    if isinstance(value, Formula):
+        sheet.write_formula(row, col, value.text, number_format, _cache(value.value))
+    else:
+        sheet.write_number(row, col, value, number_format)
+
+
+def _write_metric_cells(sheet: Worksheet, row: int, col: int, cells: Any, formats: Formats) -> None:
+    """完成, 目标, 完成率 read from 进度."""
+    for offset, (formula, number_format) in enumerate(
+        ((cells.done, None), (cells.target, None), (cells.ratio, formats.percent))
+    ):
+        sheet.write_formula(row, col + offset, formula.text, number_format, _cache(formula.value))
+
+
+def _chart_submitters(
+    book: Workbook,
+    sheet: Worksheet,
+    metrics: Sequence[str],
+    lines: Sequence[SubmitterLine],
+    header_row: int,
+    last_row: int,
+) -> None:
+    """完成率 of the first key metric that has submitters' targets, one bar per submitter."""
+
+    def has_targets(index: int) -> bool:
+        return any(
+            cells is not None and cells.target.value != ""
+            for cells in (line.metrics[index] for line in lines)
+        )
+
+    chosen = next((index for index in range(len(metrics)) if has_targets(index)), 0)
+    ratio_col = 2 + chosen * len(SUBMITTER_PARTS) + 2
+    chart = book.add_chart({"type": "bar"})
+    chart.add_series(
+        {
+            "name": f"{metrics[chosen]}完成率",
+            "categories": [OVERVIEW_SHEET, header_row + 1, 0, last_row, 0],
+            "values": [OVERVIEW_SHEET, header_row + 1, ratio_col, last_row, ratio_col],
+            "fill": {"color": "#63BE7B"},
+            "data_labels": {"value": True, "num_format": "0%", "font": {"size": 8}},
+        }
+    )
+    chart.set_title({"name": f"各填报单位{metrics[chosen]}完成率", "name_font": {"size": 12}})
+    chart.set_x_axis({"num_format": "0%", "min": 0, "num_font": {"size": 8}})
+    chart.set_y_axis({"reverse": True, "interval_unit": 1, "num_font": {"size": 8}})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": CHART_WIDTH, "height": _progress_chart_rows(len(lines)) * CHART_ROW_PX})
+    sheet.insert_chart(CHART_ROW, CHART_COL, chart)
+
+
+def _chart_funnel(book: Workbook, sheet: Worksheet, first_row: int, last_row: int, chart_rows: int) -> None:
+    """The audit funnel: rounds that reached each stage, first stage on top, under the 完成率 chart."""
+    chart = book.add_chart({"type": "bar"})
+    chart.add_series(
+        {
+            "name": "审核轮次",
+            "categories": [OVERVIEW_SHEET, first_row, 0, last_row, 0],
+            "values": [OVERVIEW_SHEET, first_row, 1, last_row, 1],
+            "fill": {"color": "#5B9BD5"},
+            "data_labels": {"value": True},
+        }
+    )
+    chart.set_title({"name": "审核阶段漏斗", "name_font": {"size": 12}})
+    chart.set_x_axis({"min": 0})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": CHART_WIDTH, "height": FUNNEL_CHART_ROWS * CHART_ROW_PX})
+    sheet.insert_chart(CHART_ROW + chart_rows + 1, CHART_COL, chart)
+
+
 # --- 运行摘要 -------------------------------------------------------------------------------
 
 
-def _write_summary_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+def _write_summary_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
     """What the run did, read first thing in the morning: when, under which rules, per file."""
     sheet = book.add_worksheet(SUMMARY_SHEET)
     text = _TextCells(sheet, formats.value, formats.value_quoted)
     run, files = master.run, master.files
     for col, (_, width) in enumerate(FILE_COLUMNS):
         sheet.set_column(col, col, width)
+    sheet.freeze_panes(1, 0)  # the title stays in view
     _set_up_printing(sheet)
 
     sheet.write_string(0, 0, run.profile_title, formats.title)
@@ -391,6 +738,7 @@ def _write_summary_sheet(book: Workbook, formats: Formats, master: MasterInput) 
     _write_header_row(sheet, row, [header for header, _ in FILE_COLUMNS], formats.header)
     if not files:
         sheet.write_string(row + 1, 0, NO_FILES_NOTE)
+        sheet.autofilter(table_top, 0, table_top, len(FILE_COLUMNS) - 1)
         return
     _write_file_rows(sheet, formats, files, row + 1)
     sheet.autofilter(table_top, 0, table_top + len(files), len(FILE_COLUMNS) - 1)
@@ -434,12 +782,15 @@ def _write_file_rows(
 
 
 def _write_register_sheet(
-    model: type[SheetModel], book: Workbook, formats: Formats, master: MasterInput
+    model: type[SheetModel], book: Workbook, formats: Formats, master: MasterInput, plan: Plan
 ) -> None:
-    """One contract sheet of the register, with where each row came from.
+    """One contract sheet of the register, with where each row came from and what follows from it.
 
-    Nothing here depends on the run (no run time, no problems), so two runs over an unchanged
-    register give the same sheet cell for cell and officers can compare mornings.
+    The contract columns come first, exactly as the contract heads them (other code reads them
+    back by header), then the provenance columns, then the computed ones of
+    :mod:`sheetsync.master.registers`: officer columns in view, helper columns grouped and
+    collapsed. Nothing here depends on the run time or its problems, so two runs over an
+    unchanged register and the same as_of give the same sheet cell for cell.
     """
     sheet = book.add_worksheet(model.sheet_name)
     columns = model.columns()
@@ -447,6 +798,9 @@ def _write_register_sheet(
     widths = [column.width for column in columns.values()]
     for col, width in enumerate([*widths, *(width for _, width in PROVENANCE_COLUMNS)]):
         sheet.set_column(col, col, width)
+    extras = extra_columns(model)
+    first_extra = len(headers) + len(PROVENANCE_COLUMNS)
+    _set_extra_columns(sheet, extras, first_extra)
     sheet.set_row(0, HEADER_ROW_HEIGHT)
     _write_header_row(sheet, 0, headers, formats.header)
     _write_header_row(
@@ -456,6 +810,10 @@ def _write_register_sheet(
         formats.provenance_header,
         first_col=len(headers),
     )
+    for col, extra in enumerate(extras, start=first_extra):
+        sheet.write_string(
+            0, col, extra.header, formats.helper_header if extra.helper else formats.computed_header
+        )
     sheet.freeze_panes(1, 0)
     _set_up_printing(sheet, repeat_header=True)
 
@@ -464,6 +822,8 @@ def _write_register_sheet(
         for col, (name, column) in enumerate(columns.items())
     ]
     provenance = _provenance_writer(sheet, formats, first_col=len(headers))
+    extra_cells = plan.registers.rows(model) if plan.registers is not None else None
+    write_extras = _extras_writer(sheet, formats, extras, first_extra)
     row = 0
     for row, record in enumerate(_by_key(master.records.get(model.sheet_name, ())), start=1):
         data = record.data
@@ -472,7 +832,101 @@ def _write_register_sheet(
             if value is not None:
                 write(row, col, value)
         provenance(row, record)
-    sheet.autofilter(0, 0, row, len(headers) + len(PROVENANCE_COLUMNS) - 1)
+        if extra_cells is not None:
+            write_extras(row, extra_cells(row + 1, record))
+    visible = first_extra + sum(1 for extra in extras if not extra.helper)
+    sheet.autofilter(0, 0, row, visible - 1)
+    if model is Audit and row:
+        _colour_audits(sheet, formats, plan.layout, row)
+
+
+def _set_extra_columns(sheet: Worksheet, extras: Sequence[ExtraColumn], first: int) -> None:
+    """Officer columns shown; helper columns in one outline group, collapsed (the + opens it)."""
+    for col, extra in enumerate(extras, start=first):
+        options = {"level": 1, "hidden": True} if extra.helper else {}
+        sheet.set_column(col, col, extra.width, None, options)
+    if any(extra.helper for extra in extras):
+        after = first + len(extras)
+        sheet.set_column(after, after, None, None, {"collapsed": True})
+
+
+def _extras_writer(
+    sheet: Worksheet, formats: Formats, extras: Sequence[ExtraColumn], first: int
+) -> Callable[[int, Sequence[Extra]], None]:
+    text = _TextCells(sheet, None, formats.quoted)
+    shapes = [
+        formats.date
+        if extra.shape is Shape.DATE
+        else formats.integer
+        if extra.shape is Shape.INTEGER
+        else None
+        for extra in extras
+    ]
+
+    def write(row: int, values: Sequence[Extra]) -> None:
+        for offset, value in enumerate(values):
+            if value is None:
+                continue
+            _write_computed(sheet, row, first + offset, value, shapes[offset], text, formats.date)
+
+    return write
+
+
+def _write_computed(
+    sheet: Worksheet,
+    row: int,
+    col: int,
+    value: Extra,
+    number_format: Format | None,
+    text: _TextCells,
+    date_format: Format,
+) -> None:
+    """A computed cell: a formula with its cached value, a date, a number or (always as text) a text."""
+    if isinstance(value, Formula):
+        sheet.write_formula(row, col, value.text, number_format, _cache(value.value))
+    elif isinstance(value, str):
+        text.write(row, col, value)
+    elif isinstance(value, date):
+        _write_moment(sheet, row, col, value, number_format or date_format, text)
+    else:
+        sheet.write_number(row, col, float(value), number_format)
+
+
+def _cache(value: Any) -> Any:
+    """A cached value as XlsxWriter stores it: dates as serials, numbers as floats."""
+    if isinstance(value, date):
+        serial = _excel_serial(value)
+        return serial if serial is not None else value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+def _colour_audits(sheet: Worksheet, formats: Formats, layout: Layout, last_row: int) -> None:
+    """Red rows for an overdue stage; the certificate columns amber when due, red when expired."""
+    name = Audit.sheet_name
+    overdue = _row_test(layout.col(name, OVERDUE), OVERDUE_MARK)
+    first_certificate, state = layout.col(name, CERT_EXPIRY), layout.col(name, CERT_STATE)
+    for due in (CertificateState.EXPIRED, CertificateState.RENEWAL_DUE):
+        sheet.conditional_format(
+            1,
+            first_certificate,
+            last_row,
+            state,
+            {
+                "type": "formula",
+                "criteria": _row_test(state, due),
+                "format": formats.colours[due],
+            },
+        )
+    sheet.conditional_format(
+        1, 0, last_row, state, {"type": "formula", "criteria": overdue, "format": formats.overdue}
+    )
+
+
+def _row_test(col_index: int, value: str) -> str:
+    """A conditional format's test on one column of each row: ``=$AA2="逾期"``."""
+    return f'=${xl_col_to_name(col_index)}2="{value}"'
 
 
 def _by_key(records: Sequence[StoredRecord]) -> list[StoredRecord]:
@@ -606,13 +1060,24 @@ class TableRow:
     style: RowStyle = RowStyle.PLAIN
 
 
-def _write_overdue_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
-    """What is late, worst first; red where a stage is still not done, so the top rows are the calls to make."""
+def _write_overdue_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
+    """What is late, worst first; red where a stage is still not done, so the top rows are the calls to make.
+
+    The days overdue of what is still open count on from 基准日期 (a formula); what was done late
+    stays as it was.
+    """
     rows = [] if master.view is None else _overdue_rows(master.view)
-    _write_table(book, formats, OVERDUE_SHEET, OVERDUE_COLUMNS, rows)
+    _write_table(
+        book,
+        formats,
+        OVERDUE_SHEET,
+        OVERDUE_COLUMNS,
+        [_open_days(row, line) for line, row in enumerate(rows, start=2)],
+    )
 
 
 def _overdue_rows(view: ProgrammeView) -> list[TableRow]:
+    """The rows of 逾期预警 as plain values."""
     return [
         TableRow(
             (
@@ -631,13 +1096,42 @@ def _overdue_rows(view: ProgrammeView) -> list[TableRow]:
     ]
 
 
-def _write_certificate_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
-    """Every current certificate by days left: expired ones on top, then those due for renewal."""
+def _open_days(row: TableRow, line: int) -> TableRow:
+    """An open item's 逾期天数 as 基准日期 less its deadline, on Excel row ``line``."""
+    values = list(row.values)
+    deadline = values[OVERDUE_DEADLINE_COLUMN]
+    if values[OVERDUE_STATE_COLUMN] != WarningKind.OVERDUE or deadline is None:
+        return row
+    days = Formula(f"={AS_OF_NAME}-{cell(OVERDUE_DEADLINE_COLUMN, line)}", values[OVERDUE_DAYS_COLUMN])
+    values[OVERDUE_DAYS_COLUMN] = days
+    return TableRow(values, row.style)
+
+
+def _write_certificate_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
+    """Every current certificate by days left: expired ones on top, then those due for renewal.
+
+    状态 and 剩余天数 are formulas over 有效期至 and 基准日期, coloured by conditional formats: amber
+    in the renewal window, red once expired.
+    """
     rows = [] if master.view is None else _certificate_rows(master.view)
-    _write_table(book, formats, CERTIFICATE_SHEET, CERTIFICATE_COLUMNS, rows)
+    formulas = [_certificate_formulas(row, line, plan.window) for line, row in enumerate(rows, start=2)]
+    sheet = _write_table(book, formats, CERTIFICATE_SHEET, CERTIFICATE_COLUMNS, formulas)
+    for state in (CertificateState.EXPIRED, CertificateState.RENEWAL_DUE):
+        sheet.conditional_format(
+            1,
+            0,
+            max(len(rows), 1),
+            len(CERTIFICATE_COLUMNS) - 1,
+            {
+                "type": "formula",
+                "criteria": _row_test(CERTIFICATE_STATE_COLUMN, state),
+                "format": formats.colours[state],
+            },
+        )
 
 
 def _certificate_rows(view: ProgrammeView) -> list[TableRow]:
+    """The rows of 证书到期 as plain values."""
     rows = []
     for owned in view.certificates_by_days_left():
         status = owned.record
@@ -653,52 +1147,62 @@ def _certificate_rows(view: ProgrammeView) -> list[TableRow]:
             status.days_left,
             status.reason,
         )
-        rows.append(TableRow(values, CERTIFICATE_STYLES.get(status.state, RowStyle.PLAIN)))
+        rows.append(TableRow(values))
     return rows
 
 
-@dataclass(frozen=True)
-class ProgressRow:
-    """One scope and metric of 进度; the whole sheet is a list of these, in the order shown."""
-
-    scope: str
-    kind: ScopeKind
-    metric: MetricProgress
-
-
-def progress_rows(view: ProgrammeView) -> list[ProgressRow]:
-    """全市 first, then each submitter in the profile's order, then the sectors; metrics in catalogue order."""
-    return [
-        ProgressRow(scope.scope, scope.kind, metric)
-        for scope in view.progress_scopes()
-        for metric in scope.metrics
-    ]
+def _certificate_formulas(row: TableRow, line: int, window: int) -> TableRow:
+    """状态 and 剩余天数 from 有效期至 and 基准日期; a suspension is the office's record, kept as a value."""
+    values = list(row.values)
+    expiry = cell(CERTIFICATE_EXPIRY_COLUMN, line)
+    state = values[CERTIFICATE_STATE_COLUMN]
+    if state != CertificateState.SUSPENDED:
+        values[CERTIFICATE_STATE_COLUMN] = Formula(certificate_state(expiry, window), state)
+    values[CERTIFICATE_DAYS_COLUMN] = Formula(
+        f'=IF(ISNUMBER({expiry}),{expiry}-{AS_OF_NAME},"")', cached(values[CERTIFICATE_DAYS_COLUMN])
+    )
+    return TableRow(values, row.style)
 
 
-def _write_progress_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
-    """Done against target for every scope, the ratio as a percentage with a bar to read at a glance."""
-    rows = [] if master.view is None else [_progress_table_row(row) for row in progress_rows(master.view)]
+def _write_progress_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
+    """Done against target for every scope, the ratio as a percentage with a bar to read at a glance.
+
+    完成, 目标, 完成率 and 各单位目标之和 are formulas (:mod:`sheetsync.master.progress`) over the
+    register sheets and 年度目标.
+    """
+    formulas = plan.progress_formulas
+    rows = []
+    if formulas is not None:
+        rows = [
+            _progress_formulas(_progress_table_row(row), formulas, index)
+            for index, row in enumerate(plan.progress)
+        ]
     sheet = _write_table(book, formats, PROGRESS_SHEET, PROGRESS_COLUMNS, rows)
     if rows:
-        column = PROGRESS_RATIO_COLUMN
-        sheet.conditional_format(
-            1,
-            column,
-            len(rows),
-            column,
-            {
-                "type": "data_bar",
-                "bar_color": "#63BE7B",
-                "data_bar_2010": False,  # the 2007 form: WPS and older readers draw it too
-                "min_type": "num",
-                "min_value": 0,
-                "max_type": "num",
-                "max_value": 1,
-            },
-        )
+        _data_bar(sheet, 1, PROGRESS_RATIO_COLUMN, len(rows), PROGRESS_RATIO_COLUMN)
+
+
+def _data_bar(sheet: Worksheet, first_row: int, first_col: int, last_row: int, last_col: int) -> None:
+    """A green bar from 0 to 100 %, in the 2007 form that WPS and older readers draw too."""
+    sheet.conditional_format(
+        first_row,
+        first_col,
+        last_row,
+        last_col,
+        {
+            "type": "data_bar",
+            "bar_color": "#63BE7B",
+            "data_bar_2010": False,
+            "min_type": "num",
+            "min_value": 0,
+            "max_type": "num",
+            "max_value": 1,
+        },
+    )
 
 
 def _progress_table_row(row: ProgressRow) -> TableRow:
+    """One line of 进度 as plain values."""
     metric = row.metric
     return TableRow(
         (
@@ -714,7 +1218,12 @@ def _progress_table_row(row: ProgressRow) -> TableRow:
     )
 
 
-def _write_panel_draw_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+def _progress_formulas(row: TableRow, formulas: ProgressFormulas, index: int) -> TableRow:
+    cells = formulas.cells(index)
+    return TableRow((*row.values[:4], cells.done, cells.target, cells.ratio, cells.split), row.style)
+
+
+def _write_panel_draw_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
     """Every recorded expert draw with its seed and exclusions, so anyone can re-run it."""
     rows = [
         TableRow(tuple(_draw_value(draw, column.header) for column in PANEL_DRAW_COLUMNS))
@@ -753,7 +1262,7 @@ def _item_text(item: Any) -> str:
     return str(item)
 
 
-def _write_agency_score_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+def _write_agency_score_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
     """The quarter's rating of each agency; those under the threshold are marked for warning."""
     rows = [] if master.view is None else _agency_rows(master.view)
     _write_table(book, formats, AGENCY_SCORE_SHEET, AGENCY_SCORE_COLUMNS, rows)
@@ -812,7 +1321,13 @@ class _TableCells:
 
     def write(self, row: int, col: int, column: TableColumn, value: Any, style: RowStyle) -> None:
         formats = self._formats[style]
-        if value is None or value == "":
+        if isinstance(value, Formula):
+            if column.number is not NumberShape.GENERAL or not isinstance(value.value, str):
+                number_format = formats.numbers[column.number]
+            else:
+                number_format = formats.wrap if column.wrap else formats.text
+            self._sheet.write_formula(row, col, value.text, number_format, _cache(value.value))
+        elif value is None or value == "":
             if formats.filled:
                 self._sheet.write_blank(row, col, None, formats.text)
         elif isinstance(value, str):
@@ -848,7 +1363,7 @@ def _is_exact_number(value: Any) -> bool:
 # --- 校验问题 -------------------------------------------------------------------------------
 
 
-def _write_problems_sheet(book: Workbook, formats: Formats, master: MasterInput) -> None:
+def _write_problems_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
     """Every problem of the run, errors first, each file's problems together."""
     sheet = book.add_worksheet(PROBLEMS_SHEET)
     for col, (_, width) in enumerate(PROBLEM_COLUMNS):
@@ -912,7 +1427,7 @@ class _TextCells:
         first = text[:1]
         if not first:
             return
-        if first in _FORMULA_STARTS:
+        if first in FORMULA_STARTS:
             self._write_string(row, col, text, self._quoted)
         elif first == "<" and text.startswith("<r>") and text.endswith("</r>"):
             self._write_markup_lookalike(row, col, text)

@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from sheetsync.errors import Problem
+from sheetsync.master.overview import OVERVIEW_SHEET
+from sheetsync.master.registers import extra_columns
 from sheetsync.panel_record import ExpertBrief, PanelRecord
 from sheetsync.profile import load_profile
 from sheetsync.programme import ProgrammeView, evaluate
@@ -199,6 +201,7 @@ def as_dict(path: Path, sheet: str) -> list[dict[str, Any]]:
 
 
 SHEET_ORDER = [
+    OVERVIEW_SHEET,
     SUMMARY_SHEET,
     OVERDUE_SHEET,
     CERTIFICATE_SHEET,
@@ -211,7 +214,7 @@ SHEET_ORDER = [
 
 
 def test_sheets_come_in_order_with_the_register_between_verdicts_and_problems(master: Path) -> None:
-    assert SHEET_ORDER[4:12] == [
+    assert SHEET_ORDER[5:13] == [
         "企业名录",
         "审核进度",
         "技改项目",
@@ -229,7 +232,8 @@ def test_every_register_sheet_has_its_headers_even_when_empty(tmp_path: Path) ->
     path = write(tmp_path / "总台账.xlsx", records={})
     for model in SHEETS:
         headers = [column.header for column in model.columns().values()]
-        assert rows(path, model.sheet_name) == [headers + PROVENANCE_HEADERS]
+        computed = [extra.header for extra in extra_columns(model)]
+        assert rows(path, model.sheet_name) == [headers + PROVENANCE_HEADERS + computed]
 
 
 def test_returns_the_path_and_leaves_no_temporary_file(tmp_path: Path) -> None:
@@ -354,12 +358,23 @@ def column_widths(sheet: Any) -> dict[int, float]:
     return widths
 
 
+def column_outline(sheet: Any) -> dict[int, tuple[int, bool]]:
+    """1-based column → (outline level, hidden): helper columns are grouped and collapsed."""
+    found: dict[int, tuple[int, bool]] = {}
+    for dimension in sheet.column_dimensions.values():
+        for index in range(dimension.min, dimension.max + 1):
+            found[index] = (dimension.outlineLevel or 0, bool(dimension.hidden))
+    return found
+
+
 def test_register_layout(master: Path) -> None:
     book = openpyxl.load_workbook(master)
     for model in SHEETS:
         sheet = book[model.sheet_name]
         columns = list(model.columns().values())
-        last = openpyxl.utils.get_column_letter(len(columns) + len(PROVENANCE_COLUMNS))
+        extras = extra_columns(model)
+        shown = sum(1 for extra in extras if not extra.helper)
+        last = openpyxl.utils.get_column_letter(len(columns) + len(PROVENANCE_COLUMNS) + shown)
         assert sheet.freeze_panes == "A2"
         assert sheet.row_dimensions[1].height == pytest.approx(32, abs=0.5)
         assert sheet.auto_filter.ref is not None and sheet.auto_filter.ref.startswith(f"A1:{last}")
@@ -372,6 +387,10 @@ def test_register_layout(master: Path) -> None:
         assert header.font.b and header.fill.fgColor.rgb.endswith("DDEBF7")
         widths = column_widths(sheet)
         assert [int(widths[index]) for index in range(1, len(columns) + 1)] == [c.width for c in columns]
+        first_extra = len(columns) + len(PROVENANCE_COLUMNS) + 1
+        grouped = column_outline(sheet)
+        for index, extra in enumerate(extras, start=first_extra):
+            assert grouped.get(index, (0, False)) == ((1, True) if extra.helper else (0, False)), extra
 
 
 def test_two_runs_over_the_same_register_give_identical_register_and_problem_sheets(tmp_path: Path) -> None:
@@ -380,8 +399,9 @@ def test_two_runs_over_the_same_register_give_identical_register_and_problem_she
     for name in [*(model.sheet_name for model in SHEETS), PROBLEMS_SHEET]:
         assert rows(monday, name) == rows(tuesday, name), name
     assert rows(monday, SUMMARY_SHEET) != rows(tuesday, SUMMARY_SHEET)  # the run time differs
+    assert rows(monday, OVERVIEW_SHEET) != rows(tuesday, OVERVIEW_SHEET)
     with zipfile.ZipFile(monday) as first, zipfile.ZipFile(tuesday) as second:
-        for index in range(2, len(SHEET_ORDER) + 1):  # every sheet after the summary, byte for byte
+        for index in range(3, len(SHEET_ORDER) + 1):  # every sheet after 概览 and the summary, byte for byte
             part = f"xl/worksheets/sheet{index}.xml"
             assert first.read(part) == second.read(part), part
 
@@ -706,14 +726,14 @@ def test_certificates_by_days_left_amber_when_due_red_when_expired(guangzhou_mas
     assert due["说明"] == "有效期至2014年12月15日,须在届满前30日内申请换证,还剩15天"
     assert listed[3]["说明"] == "长期有效" and listed[3]["有效期至"] == ""
     sheet = openpyxl.load_workbook(guangzhou_master)[CERTIFICATE_SHEET]
-    assert [fill(sheet, row, column) for row in (2, 3, 4) for column in (1, 10)] == [
-        RED,
-        RED,
-        AMBER,
-        AMBER,
-        "",
-        "",
-    ]
+    # coloured by conditional formats over the 状态 formula, so the colours follow 基准日期
+    assert [fill(sheet, row, column) for row in (2, 3, 4) for column in (1, 10)] == [""] * 6
+    rules = {
+        rule.formula[0]: (str(ranges.sqref), rule.dxf.fill.bgColor.rgb[-6:])
+        for ranges in sheet.conditional_formatting
+        for rule in ranges.rules
+    }
+    assert rules == {'$H2="已过期"': ("A2:J5", RED), '$H2="待换证"': ("A2:J5", AMBER)}
 
 
 def test_progress_goes_city_then_submitters_in_profile_order_then_sectors(beijing_master: Path) -> None:
@@ -868,7 +888,7 @@ def test_computed_sheets_depend_only_on_the_register_and_as_of(tmp_path: Path) -
         run=run_info(datetime(2014, 9, 2, 2, 0)),
     )
     with zipfile.ZipFile(monday) as first, zipfile.ZipFile(tuesday) as second:
-        for index in range(2, len(SHEET_ORDER) + 1):
+        for index in range(3, len(SHEET_ORDER) + 1):
             part = f"xl/worksheets/sheet{index}.xml"
             assert first.read(part) == second.read(part), part
     later = write(
