@@ -12,9 +12,11 @@ import json
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -47,9 +49,24 @@ KEY_LABELS: dict[str, str] = {
     "master_path": "总台账文件",
     "keep_masters": "保留的历史总台账份数",
     "settle_seconds": "文件稳定等待秒数",
+    "google": "Google 表格",
+    "google.service_account": "服务账号密钥文件",
+    "google.endpoint": "Google 表格接口地址",
+    "google.sources": "以 Google 表格填报的单位",
+    "google.publish_key": "发布总台账的 Google 表格",
+    "google.max_tries": "每个请求最多尝试次数",
+    "google.max_seconds": "每个请求最长重试秒数",
 }
 
+DEFAULT_GOOGLE_ENDPOINT = "https://sheets.googleapis.com"
+DEFAULT_GOOGLE_TRIES = 5
+DEFAULT_GOOGLE_SECONDS = 60.0
+
 _RUN_AT = re.compile(r"^(?P<hour>[01]?\d|2[0-3]):(?P<minute>[0-5]\d)$")
+# a spreadsheet key, or the address of the sheet it can be cut from
+_SHEET_KEY = re.compile(r"^[A-Za-z0-9_-]{20,}$")
+_SHEET_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class JobFileError(ValueError):
@@ -65,6 +82,89 @@ def _resolve(base: Path, value: str | Path) -> Path:
     """Absolute without following links, so a mapped drive letter stays the letter officers know."""
     path = Path(value).expanduser()
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def _sheet_key(value: Any) -> Any:
+    """A key as pasted: the bare key, or the whole address copied from the browser."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    found = _SHEET_URL.search(text)
+    if found:
+        text = found[1]
+    if not _SHEET_KEY.match(text):
+        raise ValueError(
+            f"“{value}”不是有效的 Google 表格编号;请填写表格网址中 /d/ 与 /edit 之间的部分,或整个网址"
+        )
+    return text
+
+
+class GoogleConfig(BaseModel):
+    """The ``[google]`` table: submitters who keep their workbook in a Google Sheet, and where to publish.
+
+    The caps on retrying are per request and come from here so an office on a slow or
+    rationed connection can loosen them without a code change.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_account: Path
+    endpoint: str = DEFAULT_GOOGLE_ENDPOINT
+    sources: dict[str, str] = Field(default_factory=dict)
+    publish_key: str | None = None
+    max_tries: int = Field(default=DEFAULT_GOOGLE_TRIES, ge=1, le=20)
+    max_seconds: float = Field(default=DEFAULT_GOOGLE_SECONDS, gt=0, le=3600)
+
+    @field_validator("service_account", mode="before")
+    @classmethod
+    def _path_from_job_file(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str | Path) and str(value).strip():
+            return _resolve(_base(info), value)
+        return value
+
+    @field_validator("endpoint", mode="before")
+    @classmethod
+    def _endpoint(cls, value: Any) -> Any:
+        """https only, except on this machine: the access token travels in every request."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip().rstrip("/")
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(f"“{value}”不是有效的网址;默认为 {DEFAULT_GOOGLE_ENDPOINT}")
+        if parts.path:
+            raise ValueError(f"“{value}”只应包含协议、主机和端口,不要带路径(如 /v4)")
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+            raise ValueError(
+                f"“{value}”须使用 https://;访问令牌随每个请求发送,只有本机地址(127.0.0.1、localhost)可用 http://"
+            )
+        return text
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _source_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        keys: dict[Any, Any] = {}
+        for name, key in value.items():
+            try:
+                keys[name] = _sheet_key(key)
+            except ValueError as error:
+                raise ValueError(f"{name}:{error}") from None
+        return keys
+
+    @field_validator("publish_key", mode="before")
+    @classmethod
+    def _publish_key(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return _sheet_key(value)
+
+    @model_validator(mode="after")
+    def _publish_apart(self) -> GoogleConfig:
+        if self.publish_key is not None and self.publish_key in self.sources.values():
+            raise ValueError("publish_key(发布总台账的 Google 表格)不能是某个填报单位的表格")
+        return self
 
 
 class JobConfig(BaseModel):
@@ -83,6 +183,7 @@ class JobConfig(BaseModel):
     master_path: Path | None = None
     keep_masters: int = Field(default=DEFAULT_KEEP_MASTERS, ge=1)
     settle_seconds: float = Field(default=DEFAULT_SETTLE_SECONDS, ge=0)
+    google: GoogleConfig | None = None
 
     _rules: Profile | None = PrivateAttr(default=None)
 
@@ -157,6 +258,18 @@ class JobConfig(BaseModel):
         self._rules = rules
         return self
 
+    @model_validator(mode="after")
+    def _google_sources_known(self) -> JobConfig:
+        if self.google is None:
+            return self
+        unknown = [name for name in self.google.sources if name not in self.submitters]
+        if unknown:
+            raise ValueError(
+                f"google.sources(以 Google 表格填报的单位):本作业的填报单位中没有 {'、'.join(unknown)};"
+                f"可选:{'、'.join(self.submitters)}"
+            )
+        return self
+
     @property
     def layout(self) -> Drive:
         return Drive(self.drive)
@@ -212,7 +325,7 @@ def _message(item: Any) -> str:
     if kind == "missing":
         return "缺少此项(必填)"
     if kind == "extra_forbidden":
-        return f"不认识的键(拼写错误?);可用的键:{'、'.join(KEY_LABELS)}"
+        return f"不认识的键(拼写错误?);可用的键:{'、'.join(_sibling_keys(item['loc']))}"
     if kind == "value_error":
         return str(ctx.get("error", item["msg"]))
     if kind == "literal_error":
@@ -223,7 +336,16 @@ def _message(item: Any) -> str:
         return f"须为数字,现为 {given!r}"
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
-        return f"须不小于 {bound},现为 {given!r}"
+        return (
+            f"须不小于 {bound},现为 {given!r}"
+            if kind == "greater_than_equal"
+            else f"须大于 {bound},现为 {given!r}"
+        )
+    if kind in ("less_than_equal", "less_than"):
+        bound = ctx.get("le", ctx.get("lt"))
+        return f"须不大于 {bound},现为 {given!r}"
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        return f"须为表,如 [google] 一节或 {{ 键 = 值 }},现为 {given!r}"
     if kind in ("string_type", "path_type"):
         return f"须为文本(用双引号括起),现为 {given!r}"
     if kind == "string_too_short":
@@ -231,6 +353,17 @@ def _message(item: Any) -> str:
     if kind in ("tuple_type", "list_type"):
         return f'须为列表,如 ["越秀区", "海珠区"],现为 {given!r}'
     return f"取值无效:{given!r}"
+
+
+def _sibling_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys allowed where an unknown one was found: top level, or inside [google]."""
+    parent = ".".join(str(part) for part in loc[:-1])
+    prefix = f"{parent}." if parent else ""
+    return [
+        key.removeprefix(prefix)
+        for key in KEY_LABELS
+        if key.startswith(prefix) and "." not in key.removeprefix(prefix)
+    ]
 
 
 # ---------------------------------------------------------------------------- writing
@@ -289,11 +422,38 @@ def write_job(path: str | Path, config: JobConfig) -> Path:
         lines.append(f"# master_path = {shown(layout.master_path)}")
     else:
         lines.append(f"master_path = {shown(config.master_path)}")
+    if config.google is not None:
+        lines.extend(_google_lines(config.google, quoted, shown))
     text = "\n".join(lines) + "\n"
     tomllib.loads(text)  # never leave a file behind that load_job would refuse to parse
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def _google_lines(
+    google: GoogleConfig, quoted: Callable[[str], str], shown: Callable[[Path], str]
+) -> list[str]:
+    """The [google] table; it must come last, after every top-level key."""
+    sources = ", ".join(f"{quoted(name)} = {quoted(key)}" for name, key in google.sources.items())
+    endpoint = f"endpoint = {quoted(google.endpoint)}"
+    lines = [
+        "",
+        "# 以 Google 表格填报的单位,以及发布总台账的 Google 表格(须与服务账号共享)",
+        "[google]",
+        "# 服务账号 JSON 密钥文件(请勿放在共享盘上)",
+        f"service_account = {shown(google.service_account)}",
+        "# 填报单位 = 表格编号(网址中 /d/ 与 /edit 之间的部分)",
+        f"sources = {{ {sources} }}" if sources else "sources = {}",
+        "# 发布登记表和概览的 Google 表格(供只读查看)",
+        f"publish_key = {quoted(google.publish_key)}" if google.publish_key else '# publish_key = ""',
+        "# 每个请求最多尝试次数、最长重试秒数(遇到限流或服务暂时出错时)",
+        f"max_tries = {google.max_tries}",
+        f"max_seconds = {_number(google.max_seconds)}",
+        "# Google 表格接口地址(经代理访问时填写)",
+        endpoint if google.endpoint != DEFAULT_GOOGLE_ENDPOINT else f"# {endpoint}",
+    ]
+    return lines
 
 
 def _relative(target: Path, folder: Path) -> str:

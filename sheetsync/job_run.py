@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -21,10 +23,14 @@ from sheetsync.drive import Drive
 from sheetsync.inbox import Look, archive_file, reject_file, settled_files, stat_look
 from sheetsync.job import JobConfig
 from sheetsync.master_files import publish_master
+from sheetsync.read import file_hash
 from sheetsync.records import FileStatus
 from sheetsync.render_feedback import append_receipt, write_feedback
 from sheetsync.runlock import run_lock
 from sheetsync.runlog import RunDraft, recorded_run
+
+if TYPE_CHECKING:  # gspread is imported only by jobs that use Google
+    from sheetsync.gsheets.nightly import GoogleAccess, GoogleNight, SourcesRead
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +54,25 @@ def rejection_reason(outcome: FileOutcome) -> str | None:
 class NightHandler:
     """What happens to each file once its rows are in the register."""
 
-    def __init__(self, drive: Drive, processed_at: datetime) -> None:
+    def __init__(self, drive: Drive, processed_at: datetime, snapshots: Collection[Path] = ()) -> None:
         self.drive = drive
         self.processed_at = processed_at
+        # snapshots of Google sources: corrected in the sheet itself, so never sent to rejected/
+        self.snapshots = frozenset(snapshots)
         self.moves: dict[str, str] = {}  # display name → where the file went
 
     def __call__(self, outcome: FileOutcome, path: Path) -> None:
         self._answer(outcome, path)
         if any(p.code == "not-processed" for p in outcome.result.problems):
-            self.moves[outcome.result.path] = "inbox"  # stays put, tried again next night
+            # stays put, tried again next night (a Google sheet is read afresh then)
+            self.moves[outcome.result.path] = "google" if path in self.snapshots else "inbox"
             return
         reason = rejection_reason(outcome)
         try:
-            if reason is not None or not outcome.result.file_hash:
+            if path in self.snapshots:
+                digest = outcome.result.file_hash or file_hash(path)
+                moved = archive_file(self.drive, outcome.submitter, path, digest, self.processed_at)
+            elif reason is not None or not outcome.result.file_hash:
                 moved = reject_file(
                     self.drive, outcome.submitter, path, reason or "文件无法读取", self.processed_at
                 )
@@ -102,8 +114,13 @@ def run_job(
     looks: Callable[[Path], Look] = stat_look,
     sleep: Callable[[float], None] = time.sleep,
     show_progress: bool = False,
+    google: GoogleAccess | None = None,
 ) -> RunDraft:
-    """One recorded run of ``job``; read ``exit_code`` and ``record`` from the result."""
+    """One recorded run of ``job``; read ``exit_code`` and ``record`` from the result.
+
+    ``google`` overrides how the job's ``[google]`` section reaches Google (credentials,
+    clock); by default its service-account key file and real time.
+    """
     drive = job.layout
     with recorded_run(drive, job=job.name, clock=clock) as run, run_lock(drive, now=clock):
         now = clock().replace(microsecond=0)
@@ -116,10 +133,86 @@ def run_job(
             len(settled.ignored),
             len(settled.stray),
         )
-        handler = NightHandler(drive, now)
-        report = _consolidate(job, run, settled.taken, handler, now, show_progress)
+        night, sources = _read_google_sources(job, drive, now, google)
+        snapshots = [path for _, path in sources.taken()] if sources is not None else []
+        handler = NightHandler(drive, now, snapshots)
+        taken = settled.taken + (sources.taken() if sources is not None else [])
+        report = _consolidate(job, run, taken, handler, now, show_progress)
         _record(run, report, handler, settled_counts=(len(settled.unsettled), len(settled.stray)))
+        if night is not None and sources is not None:
+            _record_google_sources(run, drive, sources, handler, now)
+            if night.config.publish_key is not None:
+                _publish_google(run, night, drive, report.master_path)
     return run
+
+
+def _read_google_sources(
+    job: JobConfig, drive: Drive, now: datetime, access: GoogleAccess | None
+) -> tuple[GoogleNight | None, SourcesRead | None]:
+    if job.google is None:
+        return None, None
+    from sheetsync.gsheets.nightly import GoogleNight, staging_dir
+
+    night = GoogleNight(job.google, access)
+    return night, night.read_sources(drive, staging_dir(drive, now))
+
+
+def _record_google_sources(
+    run: RunDraft, drive: Drive, sources: SourcesRead, handler: NightHandler, now: datetime
+) -> None:
+    """Mark the snapshots in the run record, add the sources not consolidated, remember what was."""
+    from sheetsync.gsheets.nightly import clear_staging, record_entries, remember_consolidated
+
+    by_name = {drive.display_name(snapshot.path): snapshot for snapshot in sources.changed}
+    for entry in run.files:
+        snapshot = by_name.get(entry["file"])
+        if snapshot is not None:
+            entry.update(source="google", key=snapshot.key, content_hash=snapshot.digest)
+    archived = [
+        snapshot
+        for name, snapshot in by_name.items()
+        if (handler.moves.get(name) or "").startswith("archive/")
+    ]
+    remember_consolidated(drive, archived, now)
+    run.files.extend(record_entries(sources))
+    run.counts["google_sources"] = len(sources.changed) + len(sources.unchanged) + len(sources.failures)
+    run.counts["sources_unchanged"] = len(sources.unchanged)
+    run.counts["sources_failed"] = len(sources.failures)
+    if sources.failures and run.status is None:
+        run.status = "files-rejected"  # ran, but not every submission could be taken
+    clear_staging(drive)
+
+
+def _publish_google(run: RunDraft, night: GoogleNight, drive: Drive, master: Path) -> None:
+    """Publish the master to Google; a failure is logged and recorded, the night's data stands."""
+    from sheetsync.gsheets.errors import GoogleSheetsError
+
+    key = night.config.publish_key
+    try:
+        published = night.publish(drive, master)
+    except GoogleSheetsError as error:
+        message = error.message
+    except Exception as error:  # a bug here must not turn a good night into a failed one
+        run.logger.error("google publish failed:\n%s", night.redact(traceback.format_exc()))
+        message = f"发布到 Google 表格“{key}”时出错({type(error).__name__}),详见运行日志"
+    else:
+        run.logger.info("google publish: %s", published.describe())
+        run.counts["google_sheets_published"] = len(published.written)
+        run.counts["google_sheets_unchanged"] = len(published.unchanged)
+        return
+    run.logger.warning("google publish failed: %s", message)
+    run.counts["google_publish_failed"] = 1
+    run.files.append(
+        {
+            "file": f"Google 表格:{key}",
+            "submitter": None,
+            "status": "publish-failed",
+            "source": "google",
+            "key": key,
+            "message": message,
+            "moved_to": None,
+        }
+    )
 
 
 def _consolidate(
