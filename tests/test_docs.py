@@ -10,7 +10,9 @@ DOC = Path(__file__).resolve().parent.parent / "docs" / "workbook-contract.md"
 
 
 def test_committed_contract_doc_is_current() -> None:
-    assert DOC.read_text(encoding="utf-8") == contract_markdown(), "run `sheetsync docs` and commit the result"
+    assert DOC.read_text(encoding="utf-8") == contract_markdown(), (
+        "run `sheetsync docs` and commit the result"
+    )
 
 
 def test_doc_names_every_header_and_code() -> None:

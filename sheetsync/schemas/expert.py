@@ -51,9 +51,7 @@ class Expert(SheetModel):
     title: Annotated[str | None, Column("职称", width=12)] = None
     related: Annotated[
         tuple[str, ...],
-        Column(
-            "关联单位", Kind.LIST, note="须回避的单位名称或统一社会信用代码", max_length=2000, width=30
-        ),
+        Column("关联单位", Kind.LIST, note="须回避的单位名称或统一社会信用代码", max_length=2000, width=30),
     ] = ()
     status: Annotated[
         str | None, Column("状态", Kind.CHOICE, required=True, choices=EXPERT_STATUSES, width=8)

@@ -41,7 +41,8 @@ class Project(SheetModel):
     description: ClassVar[str] = "清洁生产技术改造项目,每个项目一行;补助分两期拨付。"
 
     project_id: Annotated[
-        str | None, Column("项目编号", required=True, note="全市唯一,请以本单位简称开头,如 YX-2014-001", width=14)
+        str | None,
+        Column("项目编号", required=True, note="全市唯一,请以本单位简称开头,如 YX-2014-001", width=14),
     ] = None
     uscc: Annotated[
         str | None,

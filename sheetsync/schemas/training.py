@@ -23,7 +23,12 @@ class Training(SheetModel):
 
     training_id: Annotated[
         str | None,
-        Column("培训编号", required=True, note="全市唯一,请以本单位简称开头,如 YX-2014-01;参训人员表用它关联本期培训", width=14),
+        Column(
+            "培训编号",
+            required=True,
+            note="全市唯一,请以本单位简称开头,如 YX-2014-01;参训人员表用它关联本期培训",
+            width=14,
+        ),
     ] = None
     held_on: Annotated[date | None, Column("培训日期", Kind.DATE, required=True, width=12)] = None
     topic: Annotated[str | None, Column("培训主题", required=True, width=30)] = None
