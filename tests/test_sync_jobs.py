@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import ntpath
+import re
 import shlex
 from pathlib import Path, PurePosixPath
 
@@ -93,3 +94,20 @@ def test_readme_names_every_example() -> None:
         if path.name != "README.md":
             assert path.name in readme, path.name
     assert "sheetsync run --job" in readme
+
+
+def test_the_commented_google_section_loads_once_uncommented(tmp_path: Path) -> None:
+    """An office enables Google Sheets by removing the '# ' of the example's [google] lines."""
+    text = EXAMPLE_JOB.read_text(encoding="utf-8")
+    start = text.index("# [google]")
+    setting = re.compile(r"^# ([a-z_]+ = .*)$")
+    google = [m.group(1) for line in text[start:].splitlines() if (m := setting.match(line))]
+    body = text[:start] + "[google]\n" + "\n".join(google) + "\n"
+    job_file = tmp_path / "sync_jobs" / EXAMPLE_JOB.name
+    job_file.parent.mkdir()
+    job_file.write_text(body, encoding="utf-8")
+    job = load_job(job_file)
+    assert job.google is not None
+    assert job.google.sources == {"番禺区": "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefg"}
+    assert job.google.publish_key and job.google.max_tries == 5 and job.google.max_seconds == 60
+    assert job.google.endpoint == "https://sheets.googleapis.com"
