@@ -236,6 +236,8 @@ class Problem(BaseModel):
     row: int | None = None
     header: str | None = None
     value: str | None = None
+    # the key of the record the row writes (``not-owner``: which record the office has to settle)
+    record_key: str | None = None
 
     @classmethod
     def make(
@@ -249,6 +251,7 @@ class Problem(BaseModel):
         header: str | None = None,
         value: Any = None,
         severity: Severity | None = None,
+        record_key: str | None = None,
         **context: Any,
     ) -> Problem:
         kind = CATALOGUE[code]
@@ -264,6 +267,7 @@ class Problem(BaseModel):
             row=row,
             header=header,
             value=None if value is None else _display(value),
+            record_key=record_key,
         )
 
     @property

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sheetsync.errors import Problem
 from sheetsync.profile import Submitter
 from sheetsync.records import FileResult, SheetResult, StoredRecord, ValidRow
-from sheetsync.schemas import SubmitterKind
+from sheetsync.schemas import SheetModel, SubmitterKind
 from sheetsync.schemas.audit import Audit
 from sheetsync.schemas.enterprise import AUDIT_MANDATORY, Enterprise
 from sheetsync.schemas.project import Project
@@ -120,6 +120,7 @@ class _Checker:
                 row=row.row,
                 header=model.header(field_name),
                 value=getattr(row.record, field_name),
+                record_key=record_key_text(row.record),
                 reason=reason,
             )
         )
@@ -157,6 +158,15 @@ class _Checker:
         if owner is None or owner == self.submitter.name:
             return None
         return "training_id", f"该期培训由“{owner}”登记,其参训人员只能由该单位填报"
+
+
+def record_key_text(record: SheetModel) -> str:
+    """The record's key as the office reads it: ``统一社会信用代码:…;审核轮次:1``."""
+    return ";".join(f"{record.header(name)}:{_key_part(getattr(record, name))}" for name in record.key_fields)
+
+
+def _key_part(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def ownership_from_register(

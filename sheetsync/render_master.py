@@ -25,6 +25,15 @@ and 证书到期 compute days left and overdue / renewal flags from the dates an
 as its cached value, so a viewer that does not recalculate shows the same numbers. The whole
 shape of the workbook (every sheet's headers and row count) is settled before the first sheet
 is streamed, because formulas reach into sheets written later.
+
+冲突待处理 lists the rows submitter isolation kept out, tonight's and the earlier ones no newer file
+has replaced (:mod:`sheetsync.master.conflicts`). A register too big for one sheet (Excel's row
+limit, or the job's ``max_register_rows``) is written as one workbook per submitter beside the
+master, which keeps the summary sheets and links to them (:mod:`sheetsync.master.split`).
+
+Memory: the workbook itself is never held; what write_master adds to its input is the plan (a
+few references and flags per record) and one row of cells at a time. Its input (the register's
+records and the domain's typed view of them) is what a large run's peak is made of.
 """
 
 from __future__ import annotations
@@ -45,10 +54,11 @@ from typing import Any
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.utility import xl_col_to_name
-from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.worksheet import CellFormulaTuple, Worksheet
 
 from sheetsync.domain import CertificateState
 from sheetsync.errors import Problem, Severity
+from sheetsync.master.conflicts import CONFLICT_SHEET, NEW_TONIGHT, Conflict, pending_conflicts
 from sheetsync.master.formulas import AS_OF_NAME, Formula, cached, cell, quote_sheet
 from sheetsync.master.layout import PROVENANCE_COLUMNS, Layout
 from sheetsync.master.overview import (
@@ -78,6 +88,7 @@ from sheetsync.master.registers import (
     certificate_state,
     extra_columns,
 )
+from sheetsync.master.split import EXCEL_DATA_ROWS, SplitBook, SplitPlan, part_name, plan_split
 from sheetsync.normalize import FORMULA_STARTS, CellProblem
 from sheetsync.profile import Certificates, Profile, load_profile
 from sheetsync.programme import ProgrammeView, WarningKind
@@ -202,6 +213,18 @@ PANEL_DRAW_FIELDS: dict[str, tuple[str, ...]] = {
     "候补": ("reserves_text", "reserves"),
     "回避及原因": ("exclusions_text", "exclusions"),
 }
+CONFLICT_COLUMNS: tuple[TableColumn, ...] = (
+    TableColumn("状态", 10),
+    TableColumn("填报单位", 12),
+    TableColumn("文件", 30, wrap=True),
+    TableColumn("工作表", 10),
+    TableColumn("单元格", 8),
+    TableColumn("记录", 30, wrap=True),
+    TableColumn("归属单位", 14, wrap=True),
+    TableColumn("问题说明", 48, wrap=True),
+    TableColumn("处理建议", 48, wrap=True),
+    TableColumn("提交时间", 18),
+)
 AGENCY_SCORE_COLUMNS: tuple[TableColumn, ...] = (
     TableColumn("咨询机构", 28),
     TableColumn("季度", 9),
@@ -286,6 +309,10 @@ class MasterInput:
     view: ProgrammeView | None = None  # None: the computed sheets carry their headers only
     panel_draws: Sequence[Any] = ()
     missing_submitters: Sequence[str] = ()  # submitters that sent nothing for this period
+    # the register's submissions (newest first, with their problems): earlier conflicts still open
+    submissions: Iterable[Mapping[str, Any]] = ()
+    max_register_rows: int = EXCEL_DATA_ROWS
+    published_path: Path | None = None  # where the master ends up; split workbooks go beside it
 
 
 class Plan:
@@ -301,6 +328,20 @@ class Plan:
         self.as_of = view.as_of if view is not None else master.run.as_of
         self.profile = _profile_of(master)
         self.progress = progress_rows(view) if view is not None else []
+        self.conflicts: list[Conflict] = pending_conflicts(
+            master.problems,
+            master.files,
+            master.submissions,
+            master.records,
+            self.profile,
+            master.run.started_at,
+        )
+        self.split: SplitPlan | None = plan_split(
+            master.records,
+            master.max_register_rows,
+            master.published_path,
+            self.profile.submitters if self.profile is not None else (),
+        )
         layout = Layout()
         for model in SHEETS:
             layout.add(
@@ -311,6 +352,7 @@ class Plan:
         for name, columns, rows in (
             (OVERDUE_SHEET, OVERDUE_COLUMNS, len(view.overdue_items()) if view is not None else 0),
             (CERTIFICATE_SHEET, CERTIFICATE_COLUMNS, len(view.certificates) if view is not None else 0),
+            (CONFLICT_SHEET, CONFLICT_COLUMNS, len(self.conflicts)),
             (PROGRESS_SHEET, PROGRESS_COLUMNS, len(self.progress)),
         ):
             layout.add(name, [column.header for column in columns], rows)
@@ -320,7 +362,9 @@ class Plan:
         if view is not None:
             assert self.profile is not None  # a view always knows its profile (see _profile_of)
             self.registers = RegisterFormulas(view, self.profile, layout, master.records, _by_key)
-            self.progress_formulas = ProgressFormulas(view, self.profile, layout, self.progress)
+            self.progress_formulas = ProgressFormulas(
+                view, self.profile, layout, self.progress, split=self.split is not None
+            )
         self.overview = Overview(
             view,
             self.profile,
@@ -333,9 +377,13 @@ class Plan:
                 certificate_owner=CERTIFICATE_COLUMNS[0].header,
                 certificate_state=CERTIFICATE_COLUMNS[CERTIFICATE_STATE_COLUMN].header,
                 progress_sheet=PROGRESS_SHEET,
+                conflict_sheet=CONFLICT_SHEET,
+                conflict_state=CONFLICT_COLUMNS[0].header,
             ),
             self.progress,
             master.missing_submitters,
+            conflicts=len(self.conflicts),
+            split=self.split is not None,
         )
 
     @property
@@ -398,6 +446,7 @@ class Formats:
         self.computed_header = book.add_format({**header, "bg_color": "#E2EFDA"})
         self.helper_header = book.add_format({**header, "bg_color": "#F2F2F2", "font_color": "#7F7F7F"})
         self.integer = book.add_format({"num_format": "0"})
+        self.link = book.add_format({"font_color": "#0563C1", "underline": 1})
         self.percent = book.add_format({"num_format": NumberShape.PERCENT.value})
         self.missing = book.add_format({"bold": True, "font_color": _BAD["font_color"]})
         self.count = book.add_format({"bold": True, "align": "left", "font_size": 12})
@@ -432,6 +481,9 @@ def write_master(
     view: ProgrammeView | None = None,
     panel_draws: Sequence[Any] = (),
     missing_submitters: Sequence[str] = (),
+    submissions: Iterable[Mapping[str, Any]] = (),
+    max_register_rows: int = EXCEL_DATA_ROWS,
+    published_path: Path | None = None,
 ) -> Path:
     """Write the master workbook to ``path``; the old master stays whole until the new one is.
 
@@ -439,7 +491,14 @@ def write_master(
     and ``panel_draws`` the recorded expert draws; without them their sheets still appear, headed
     and empty, so the workbook's shape never depends on what a night had to say.
     ``missing_submitters`` are the submitters that sent nothing for this period, in the order
-    概览 lists them.
+    概览 lists them. ``submissions`` are the register's earlier submissions
+    (:meth:`sheetsync.store.Register.submissions`): the conflicts of those not yet replaced stay
+    on 冲突待处理 (:mod:`sheetsync.master.conflicts`).
+
+    When a register sheet has more than ``max_register_rows`` rows (by default as many as Excel
+    takes), the register sheets go into one workbook per submitter beside the master
+    (:mod:`sheetsync.master.split`), named after ``published_path`` (where the master is moved
+    once written; default ``path``), and are written before the master that links to them.
 
     Officers may open the master while the nightly run is writing it, and a run can die half
     way, so the workbook is finished in a temporary file beside ``path`` and moved over it in one
@@ -454,8 +513,14 @@ def write_master(
         view=view,
         panel_draws=panel_draws,
         missing_submitters=tuple(missing_submitters),
+        submissions=submissions,
+        max_register_rows=max_register_rows,
+        published_path=Path(published_path or path),
     )
     plan = Plan(master)
+    if plan.split is not None:
+        for split_book in plan.split.books:
+            _write_split_book(split_book, master, plan, plan.split.limit)
     with _staged(Path(path)) as temporary:
         # Not closed on failure: assembling a workbook that is about to be thrown away would only
         # risk a second error hiding the first.
@@ -465,7 +530,7 @@ def write_master(
         formats = Formats(book)
         # a workbook-scope name for the as_of cell of 概览: every date-relative formula uses it
         book.define_name(AS_OF_NAME, f"={quote_sheet(OVERVIEW_SHEET)}!{AS_OF_CELL}")
-        for write_sheet in _sheet_writers():
+        for write_sheet in _sheet_writers(plan):
             write_sheet(book, formats, master, plan)
         book.close()
     return Path(path)
@@ -483,6 +548,23 @@ class _MasterSheet(Worksheet):
     def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
         return formula[1:] if formula.startswith("=") else formula
 
+    def _write_formula(
+        self, row: int, col: int, formula: str, cell_format: Format | None = None, value: Any = 0
+    ) -> int:
+        """XlsxWriter's own, less its search for dynamic-array functions and ``{…}`` array formulas.
+
+        The master has neither, and that regular expression over every formula's text was the
+        largest single cost of writing the register sheets.
+        """
+        if self._check_dimensions(row, col):
+            return -1
+        if formula.startswith("="):
+            formula = formula[1:]
+        if self.constant_memory and row > self.previous_row:
+            self._write_single_row(row)
+        self.table[row][col] = CellFormulaTuple(formula, cell_format, value)
+        return 0
+
 
 class _MasterBook(Workbook):
     def __init__(self, filename: str, options: dict[str, Any]) -> None:
@@ -490,14 +572,17 @@ class _MasterBook(Workbook):
         self.worksheet_class = _MasterSheet
 
 
-def _sheet_writers() -> list[SheetWriter]:
-    """The master's sheets in the order officers see them."""
-    registers: list[SheetWriter] = [partial(_write_register_sheet, model) for model in SHEETS]
+def _sheet_writers(plan: Plan) -> list[SheetWriter]:
+    """The master's sheets in the order officers see them; no register sheets when they are split."""
+    registers: list[SheetWriter] = []
+    if plan.split is None:
+        registers = [partial(_write_register_sheet, model) for model in SHEETS]
     return [
         _write_overview_sheet,
         _write_summary_sheet,
         _write_overdue_sheet,
         _write_certificate_sheet,
+        _write_conflict_sheet,
         _write_progress_sheet,
         *registers,
         _write_panel_draw_sheet,
@@ -560,13 +645,18 @@ def _write_overview_sheet(book: Workbook, formats: Formats, master: MasterInput,
         _TextCells(sheet, formats.missing, formats.value_quoted).write(AS_OF_ROW + 3, 1, missing)
     else:
         sheet.write_string(AS_OF_ROW + 3, 1, "无", formats.value)
+    if plan.split is not None:
+        sheet.write_string(AS_OF_ROW + 4, 0, "台账明细", formats.label)
+        sheet.write_string(AS_OF_ROW + 4, 1, _split_note(plan.split), formats.missing)
 
     row = CHART_ROW
     sheet.write_string(row, 0, "今日要处理", formats.section)
-    for label, value in overview.counts():
+    for count in overview.counts():
         row += 1
-        sheet.write_string(row, 0, label, formats.label)
-        _write_overview_value(sheet, row, 1, value, formats.count)
+        sheet.write_string(row, 0, count.label, formats.label)
+        _write_overview_value(sheet, row, 1, count.value, formats.count)
+        if count.sheet is not None:
+            sheet.write_url(row, 2, f"internal:{quote_sheet(count.sheet)}!A1", formats.link, VIEW_LINK)
 
     row += 2
     sheet.write_string(row, 0, "全市目标完成情况", formats.section)
@@ -626,6 +716,33 @@ def _write_overview_sheet(book: Workbook, formats: Formats, master: MasterInput,
         if metrics:
             _chart_submitters(book, sheet, metrics, lines, header_row, row)
     _chart_funnel(book, sheet, funnel_first, funnel_last, chart_rows)
+    if plan.split is not None:
+        _write_split_links(sheet, formats, plan.split, row + 2)
+
+
+VIEW_LINK = "查看 ›"
+SPLIT_SECTION = "台账明细文件(按填报单位拆分)"
+SPLIT_HEADERS = ("填报单位", "文件", "记录数")
+
+
+def _split_note(split: SplitPlan) -> str:
+    return (
+        f"{split.reason},已按填报单位拆分为 {len(split.books)} 个文件(见本表下方“台账明细文件”);"
+        "进度中的完成数为汇总时的计算值,不随基准日期变化"
+    )
+
+
+def _write_split_links(sheet: Worksheet, formats: Formats, split: SplitPlan, row: int) -> None:
+    """Each submitter's register workbook, linked by its name relative to the master's folder."""
+    sheet.write_string(row, 0, SPLIT_SECTION, formats.section)
+    row += 1
+    _write_header_row(sheet, row, SPLIT_HEADERS, formats.header)
+    names = _TextCells(sheet, None, formats.quoted)
+    for book in split.books:
+        row += 1
+        names.write(row, 0, book.submitter)
+        sheet.write_url(row, 1, f"external:{book.path.name}", formats.link, book.path.name)
+        sheet.write_number(row, 2, book.rows)
 
 
 def _write_overview_value(
@@ -792,13 +909,35 @@ def _write_register_sheet(
     collapsed. Nothing here depends on the run time or its problems, so two runs over an
     unchanged register and the same as_of give the same sheet cell for cell.
     """
-    sheet = book.add_worksheet(model.sheet_name)
+    records = _by_key(master.records.get(model.sheet_name, ()))
+    _write_register_rows(book, formats, plan, model, model.sheet_name, records, live=True)
+
+
+def _write_register_rows(
+    book: Workbook,
+    formats: Formats,
+    plan: Plan,
+    model: type[SheetModel],
+    name: str,
+    records: Sequence[StoredRecord],
+    *,
+    live: bool,
+) -> None:
+    """A register sheet of ``records`` in the order given.
+
+    ``live``: the sheet of the master, with every computed column and its formulas. Otherwise a
+    sheet of a split workbook: the officer columns as the values sheetsync computed, and no
+    helper columns, since nothing counts over it with formulas.
+    """
+    sheet = book.add_worksheet(name)
     columns = model.columns()
     headers = [column.header for column in columns.values()]
     widths = [column.width for column in columns.values()]
     for col, width in enumerate([*widths, *(width for _, width in PROVENANCE_COLUMNS)]):
         sheet.set_column(col, col, width)
-    extras = extra_columns(model)
+    all_extras = extra_columns(model)
+    extras = all_extras if live else tuple(extra for extra in all_extras if not extra.helper)
+    kept = [index for index, extra in enumerate(all_extras) if live or not extra.helper]
     first_extra = len(headers) + len(PROVENANCE_COLUMNS)
     _set_extra_columns(sheet, extras, first_extra)
     sheet.set_row(0, HEADER_ROW_HEIGHT)
@@ -818,26 +957,92 @@ def _write_register_sheet(
     _set_up_printing(sheet, repeat_header=True)
 
     field_writers = [
-        (col, name, _cell_writer(sheet, column, formats))
-        for col, (name, column) in enumerate(columns.items())
+        (col, field_name, _cell_writer(sheet, column, formats))
+        for col, (field_name, column) in enumerate(columns.items())
     ]
     provenance = _provenance_writer(sheet, formats, first_col=len(headers))
-    extra_cells = plan.registers.rows(model) if plan.registers is not None else None
+    extra_cells = plan.registers.rows(model) if plan.registers is not None and extras else None
     write_extras = _extras_writer(sheet, formats, extras, first_extra)
     row = 0
-    for row, record in enumerate(_by_key(master.records.get(model.sheet_name, ())), start=1):
+    for row, record in enumerate(records, start=1):
         data = record.data
-        for col, name, write in field_writers:
-            value = data.get(name)
+        for col, field_name, write in field_writers:
+            value = data.get(field_name)
             if value is not None:
                 write(row, col, value)
         provenance(row, record)
         if extra_cells is not None:
-            write_extras(row, extra_cells(row + 1, record))
+            values = extra_cells(row + 1, record)
+            if not live:
+                values = [_value_of(values[index]) for index in kept]
+            write_extras(row, values)
     visible = first_extra + sum(1 for extra in extras if not extra.helper)
     sheet.autofilter(0, 0, row, visible - 1)
     if model is Audit and row:
         _colour_audits(sheet, formats, plan.layout, row)
+
+
+def _value_of(extra: Extra) -> Extra:
+    """A computed cell as a value: a formula's cached value (its blank result as no cell)."""
+    if isinstance(extra, Formula):
+        return None if extra.value == "" else extra.value
+    return extra
+
+
+def _write_split_book(split_book: SplitBook, master: MasterInput, plan: Plan, limit: int) -> None:
+    """One submitter's register workbook: a cover sheet, then its rows of each register sheet."""
+    with _staged(split_book.path) as temporary:
+        book = _MasterBook(str(temporary), {"constant_memory": True})
+        book.set_properties(
+            {"title": f"总台账 · {split_book.submitter}", "created": _naive(master.run.started_at)}
+        )
+        formats = Formats(book)
+        _write_split_cover(book, formats, master, plan, split_book)
+        for model in SHEETS:
+            records = _by_key(split_book.records.get(model.sheet_name, ()))
+            for part, start in enumerate(range(0, len(records), limit), start=1):
+                name = part_name(model.sheet_name, part)
+                _write_register_rows(
+                    book, formats, plan, model, name, records[start : start + limit], live=False
+                )
+        book.close()
+
+
+SPLIT_COVER_SHEET = "说明"
+
+
+def _write_split_cover(
+    book: Workbook, formats: Formats, master: MasterInput, plan: Plan, split_book: SplitBook
+) -> None:
+    """Whose rows these are, for which day, and the way back to the master."""
+    sheet = book.add_worksheet(SPLIT_COVER_SHEET)
+    sheet.activate()
+    sheet.set_column(0, 0, 14)
+    sheet.set_column(1, 1, 60)
+    _set_up_printing(sheet)
+    text = _TextCells(sheet, formats.value, formats.value_quoted)
+    run = master.run
+    sheet.write_string(0, 0, run.profile_title, formats.title)
+    sheet.write_string(1, 0, f"清洁生产总台账 · 台账明细({split_book.submitter})")
+    sheet.write_string(3, 0, "填报单位", formats.label)
+    text.write(3, 1, split_book.submitter)
+    sheet.write_string(4, 0, AS_OF_NAME, formats.label)
+    _write_moment(sheet, 4, 1, plan.as_of, formats.value_date, text)
+    sheet.write_string(5, 0, "运行时间", formats.label)
+    _write_moment(sheet, 5, 1, run.started_at, formats.value_datetime, text)
+    sheet.write_string(6, 0, "记录数", formats.label)
+    sheet.write_number(6, 1, split_book.rows, formats.value)
+    sheet.write_string(7, 0, "总台账", formats.label)
+    assert master.published_path is not None
+    name = master.published_path.name
+    sheet.write_url(7, 1, f"external:{name}", formats.link, name)
+    assert plan.split is not None
+    sheet.write_string(
+        9,
+        0,
+        f"{plan.split.reason},各填报单位的台账记录分别存放在总台账旁的文件中。"
+        "当前阶段、逾期、证书状态等列为汇总时按基准日期计算的数值。",
+    )
 
 
 def _set_extra_columns(sheet: Worksheet, extras: Sequence[ExtraColumn], first: int) -> None:
@@ -883,13 +1088,13 @@ def _write_computed(
 ) -> None:
     """A computed cell: a formula with its cached value, a date, a number or (always as text) a text."""
     if isinstance(value, Formula):
-        sheet.write_formula(row, col, value.text, number_format, _cache(value.value))
+        sheet._write_formula(row, col, value.text, number_format, _cache(value.value))
     elif isinstance(value, str):
         text.write(row, col, value)
     elif isinstance(value, date):
         _write_moment(sheet, row, col, value, number_format or date_format, text)
     else:
-        sheet.write_number(row, col, float(value), number_format)
+        sheet._write_number(row, col, float(value), number_format)
 
 
 def _cache(value: Any) -> Any:
@@ -947,7 +1152,7 @@ def _provenance_writer(
     sheet: Worksheet, formats: Formats, first_col: int
 ) -> Callable[[int, StoredRecord], None]:
     text = _TextCells(sheet, None, formats.quoted)
-    write_number = sheet.write_number
+    write_number = sheet._write_number  # undecorated: row, col given as numbers
     submitter_col, file_col, row_col, version_col, time_col = range(first_col, first_col + 5)
 
     def write(row: int, record: StoredRecord) -> None:
@@ -979,7 +1184,7 @@ def _cell_writer(sheet: Worksheet, column: Column, formats: Formats) -> CellWrit
 
 
 def _date_writer(sheet: Worksheet, date_format: Format, fallback: CellWriter) -> CellWriter:
-    write_number = sheet.write_number
+    write_number = sheet._write_number  # undecorated: row, col given as numbers
 
     def write(row: int, col: int, raw: Any) -> None:
         try:
@@ -996,7 +1201,7 @@ def _date_writer(sheet: Worksheet, date_format: Format, fallback: CellWriter) ->
 
 
 def _number_writer(sheet: Worksheet, fallback: CellWriter) -> CellWriter:
-    write_number = sheet.write_number
+    write_number = sheet._write_number  # undecorated: row, col given as numbers
 
     def write(row: int, col: int, raw: Any) -> None:
         try:
@@ -1162,6 +1367,35 @@ def _certificate_formulas(row: TableRow, line: int, window: int) -> TableRow:
         f'=IF(ISNUMBER({expiry}),{expiry}-{AS_OF_NAME},"")', cached(values[CERTIFICATE_DAYS_COLUMN])
     )
     return TableRow(values, row.style)
+
+
+def _write_conflict_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
+    """Rows kept out because they touch another unit's record, until the office settles each one.
+
+    Tonight's first, then the earlier ones still standing, longest waiting first (amber).
+    """
+    _write_table(book, formats, CONFLICT_SHEET, CONFLICT_COLUMNS, _conflict_rows(plan.conflicts))
+
+
+def _conflict_rows(conflicts: Sequence[Conflict]) -> list[TableRow]:
+    return [
+        TableRow(
+            (
+                conflict.state,
+                conflict.submitter,
+                conflict.file,
+                conflict.sheet,
+                conflict.cell,
+                conflict.record,
+                conflict.owner,
+                conflict.message,
+                conflict.action,
+                conflict.received_at,
+            ),
+            RowStyle.PLAIN if conflict.state == NEW_TONIGHT else RowStyle.AMBER,
+        )
+        for conflict in conflicts
+    ]
 
 
 def _write_progress_sheet(book: Workbook, formats: Formats, master: MasterInput, plan: Plan) -> None:
@@ -1418,7 +1652,9 @@ class _TextCells:
     """Writes submitter text so that it can only ever be text, in one sheet with one format."""
 
     def __init__(self, sheet: Worksheet, plain: Format | None, quoted: Format) -> None:
-        self._write_string = sheet.write_string
+        # XlsxWriter's undecorated writers: the public ones first check for "A1" arguments, a
+        # measurable cost over millions of cells that always come as row and column numbers
+        self._write_string = sheet._write_string
         self._write_rich_string = sheet.write_rich_string
         self._plain = plain
         self._quoted = quoted

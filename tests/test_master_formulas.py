@@ -339,6 +339,7 @@ def test_every_sheet_prints_on_a4_landscape_one_page_wide_with_frozen_headers(
 ALLOWED_FUNCTIONS = {
     "ABS",
     "AND",
+    "COUNTA",
     "COUNTIF",
     "COUNTIFS",
     "IF",

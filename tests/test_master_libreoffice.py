@@ -164,3 +164,16 @@ def test_the_overview_renders_with_its_chinese_title(
     text = pdf_text(png.with_suffix(".pdf"))
     assert PROFILE.title in text and "全市目标完成情况" in text
     shutil.copy(png, OVERVIEW_PNG)
+
+
+def test_a_split_master_recalculates_the_same(lo_profile: Path, tmp_path: Path) -> None:
+    """Split per submitter, the master's formulas no longer reach the register: what is left agrees."""
+    (tmp_path / "in").mkdir()
+    master = render_tests.write(
+        tmp_path / "in" / "总台账.xlsx",
+        records=render_tests.guangzhou_register(),
+        view=render_tests.guangzhou_view(),
+        max_register_rows=3,
+    )
+    assert len(list((tmp_path / "in").glob("总台账_*.xlsx"))) == 3
+    assert assert_recalculates_to_what_was_cached(master, tmp_path / "out", lo_profile) > 50

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from sheetsync.errors import Problem
+from sheetsync.master.conflicts import CONFLICT_SHEET
 from sheetsync.master.overview import OVERVIEW_SHEET
 from sheetsync.master.registers import extra_columns
 from sheetsync.panel_record import ExpertBrief, PanelRecord
@@ -205,6 +206,7 @@ SHEET_ORDER = [
     SUMMARY_SHEET,
     OVERDUE_SHEET,
     CERTIFICATE_SHEET,
+    CONFLICT_SHEET,
     PROGRESS_SHEET,
     *(model.sheet_name for model in SHEETS),
     PANEL_DRAW_SHEET,
@@ -214,7 +216,7 @@ SHEET_ORDER = [
 
 
 def test_sheets_come_in_order_with_the_register_between_verdicts_and_problems(master: Path) -> None:
-    assert SHEET_ORDER[5:13] == [
+    assert SHEET_ORDER[6:14] == [
         "企业名录",
         "审核进度",
         "技改项目",

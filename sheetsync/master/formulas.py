@@ -1,7 +1,7 @@
 """Formula text for the master workbook, in the functions every spreadsheet officers use knows.
 
 Only functions of Excel 2010 that WPS and LibreOffice read the same way are used: IF, AND, OR,
-ISNUMBER, IFERROR, MATCH, INDEX, COUNTIF(S), SUMIFS, SUMPRODUCT, ROUND, MOD, ABS, YEAR, ROW. No
+ISNUMBER, IFERROR, MATCH, INDEX, COUNTA, COUNTIF(S), SUMIFS, SUMPRODUCT, ROUND, MOD, ABS, YEAR, ROW. No
 dynamic arrays, no MAXIFS, no LET. A :class:`Formula` always travels with the value sheetsync
 computed for it, which is written as the cell's cached value: a viewer that never recalculates
 shows that value, and the LibreOffice test proves the formula gives the same.

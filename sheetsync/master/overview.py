@@ -2,7 +2,10 @@
 
 Its numbers are formulas over the other sheets (进度, 逾期预警, 证书到期, 审核进度), each with the
 value sheetsync computed, so the overview always agrees with the sheets it summarises, and
-changing 基准日期 on it moves every date-relative figure of the workbook.
+changing 基准日期 on it moves every date-relative figure of the workbook. Each count of 今日要处理
+links to the sheet that lists it (冲突待处理 among them). When the register is split into
+per-submitter workbooks, what would count over the register sheets (the audit funnel, overdue
+rounds) is written as sheetsync's value instead.
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ class Sources:
     certificate_owner: str
     certificate_state: str
     progress_sheet: str
+    conflict_sheet: str
+    conflict_state: str  # a column every row of the conflict sheet fills
+
+
+@dataclass(frozen=True)
+class Count:
+    """One number of 今日要处理, and the sheet that lists what it counts (None: nowhere to go)."""
+
+    label: str
+    value: Formula | int
+    sheet: str | None
 
 
 @dataclass(frozen=True)
@@ -92,8 +106,13 @@ class Overview:
         sources: Sources,
         rows: Sequence[ProgressRow],
         missing: Sequence[str],
+        conflicts: int = 0,
+        split: bool = False,
     ) -> None:
         self.view = view
+        self.conflicts = conflicts
+        # the register sheets are in per-submitter workbooks: what counts over them is a value
+        self.split = split
         self.layout = layout
         self.sources = sources
         self.rows = rows
@@ -164,19 +183,34 @@ class Overview:
         )
         return Formula(formula, self.tally[(name, str(state))])
 
-    def _overdue_audits(self) -> Formula:
+    def _overdue_audits(self) -> Formula | int:
         value = 0 if self.view is None else sum(1 for owned in self.view.audits if owned.record.overdue)
+        if self.split:
+            return value
         column = self.layout.span(Audit.sheet_name, OVERDUE)
         return Formula(f"=COUNTIF({column},{text(OVERDUE_MARK)})", value)
 
-    def counts(self) -> list[tuple[str, Formula | int]]:
-        """The numbers an officer acts on today, with short labels."""
+    def _conflicts(self) -> Formula:
+        """Rows on 冲突待处理, counted over a column every row fills."""
+        column = self.layout.span(self.sources.conflict_sheet, self.sources.conflict_state)
+        return Formula(f"=COUNTA({column})", self.conflicts)
+
+    def counts(self) -> list[Count]:
+        """The numbers an officer acts on today, with short labels and the sheet each one lists."""
+        s = self.sources
         return [
-            ("逾期未完成事项", self._overdue(None, None)),
-            ("逾期审核(轮次)", self._overdue_audits()),
-            ("待换证证书", self._certificates(None, None, CertificateState.RENEWAL_DUE)),
-            ("已过期证书", self._certificates(None, None, CertificateState.EXPIRED)),
-            ("本期未报送单位数", len(self.missing)),
+            Count("逾期未完成事项", self._overdue(None, None), s.overdue_sheet),
+            Count("逾期审核(轮次)", self._overdue_audits(), None if self.split else Audit.sheet_name),
+            Count(
+                "待换证证书",
+                self._certificates(None, None, CertificateState.RENEWAL_DUE),
+                s.certificate_sheet,
+            ),
+            Count(
+                "已过期证书", self._certificates(None, None, CertificateState.EXPIRED), s.certificate_sheet
+            ),
+            Count("冲突待处理", self._conflicts(), s.conflict_sheet),
+            Count("本期未报送单位数", len(self.missing), None),
         ]
 
     def submitter_lines(self, first_row: int) -> list[SubmitterLine]:
@@ -197,16 +231,20 @@ class Overview:
             )
         return lines
 
-    def funnel(self) -> list[tuple[str, Formula]]:
+    def funnel(self) -> list[tuple[str, Formula | int]]:
         """Audit rounds that have reached each stage, counted over 审核进度's 当前阶段."""
         column = self.layout.span(Audit.sheet_name, STAGE)
         stages = [] if self.view is None else [owned.record.stage for owned in self.view.audits]
-        found = []
+        found: list[tuple[str, Formula | int]] = []
         for label, reached in FUNNEL:
+            value = sum(1 for stage in stages if stage in reached)
+            if self.split:
+                found.append((label, value))
+                continue
             names = [str(stage) for stage in reached]
             if len(names) == 1:
                 formula = f"=COUNTIF({column},{text(names[0])})"
             else:
                 formula = f"=SUMPRODUCT(COUNTIF({column},{array(names)}))"
-            found.append((label, Formula(formula, sum(1 for stage in stages if stage in reached))))
+            found.append((label, Formula(formula, value)))
         return found

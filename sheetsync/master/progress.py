@@ -205,7 +205,13 @@ class ProgressFormulas:
         layout: Layout,
         rows: Sequence[ProgressRow],
         first_row: int = 2,
+        *,
+        split: bool = False,
     ) -> None:
+        # split: the register sheets are in per-submitter workbooks that no formula can rely on
+        # reaching, so what counts over them (完成, a target from 年度目标) is the domain's value;
+        # what 进度 works out from its own lines (完成率, sums of the submitters' targets) stays a formula
+        self.split = split
         self.profile = profile
         self.layout = layout
         self.rows = rows
@@ -231,7 +237,9 @@ class ProgressFormulas:
         scope = _Scope(line.kind, row, sector.categories if sector is not None else ())
         applies = not (line.kind is ScopeKind.SECTOR and name in EVENT_METRICS)
         done: Extra = None
-        if applies:
+        if applies and self.split:
+            done = cached(metric.done)
+        elif applies:
             done = Formula("=" + MEASURES[name](self.layout, scope), cached(metric.done))
         elif metric.done is not None:  # pragma: no cover - the domain changed what a sector counts
             raise AssertionError(f"{line.scope} now counts {name}")
@@ -245,8 +253,10 @@ class ProgressFormulas:
 
     # --- targets ----------------------------------------------------------------------------
 
-    def _from_targets_sheet(self, row: int, value: Decimal) -> Formula:
+    def _from_targets_sheet(self, row: int, value: Decimal) -> Extra:
         """The 年度目标 row of this scope, metric and the year of 基准日期 (the register keeps one)."""
+        if self.split:
+            return cached(value)
         sheet = Target.sheet_name
         layout = self.layout
         criteria = [
