@@ -211,24 +211,41 @@ def consolidate(
 ) -> None:
     """汇总收件箱中的全部文件,更新台账并生成总台账工作簿。
 
-    退出码:0 全部接收,1 已运行但有文件或行被退回,2 无法运行,3 另一次汇总正在进行(--job)。
+    退出码:0 全部接收,1 已运行但有文件或行被退回,2 无法运行(或总台账未能写入,数据已存入台账),
+    3 另一次汇总正在使用该共享盘或台账。
     """
     if (drive is None) == (job is None):
         raise UserError("请给出 --drive 共享盘目录或 --job 作业文件(二选一)")
     if job is not None:
         raise typer.Exit(_run_job_once(job, as_of=as_of, as_json=as_json))
+    from sheetsync.consolidate import MasterNotWritten
     from sheetsync.consolidate import consolidate as run_consolidation
+    from sheetsync.master_files import remove_stale_temporaries
+    from sheetsync.runlock import run_lock
 
     assert drive is not None
     shared = Drive(drive)
     if not shared.inbox.is_dir():
         raise UserError(f"共享盘“{drive}”下没有 inbox 文件夹")
     rules = _profile(profile, shared)
-    report = run_consolidation(shared, rules, as_of=_as_of(as_of))
+    failure: MasterNotWritten | None = None
+    # the drive's run lock, as for a job: two runs must not race on one master
+    with run_lock(shared):
+        remove_stale_temporaries(shared.master_path)
+        try:
+            report = run_consolidation(shared, rules, as_of=_as_of(as_of))
+        except MasterNotWritten as error:  # the data is in the register; say what was taken
+            report, failure = error.report, error
     if as_json:
-        sys.stdout.write(json.dumps(report.as_json(), ensure_ascii=False, indent=2) + "\n")
+        payload = report.as_json()
+        if failure is not None:
+            payload.update(master=None, error=str(failure))
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     else:
-        _print_consolidation(report)
+        _print_consolidation(report, master_written=failure is None)
+    if failure is not None:
+        err_console.print(f"[red]运行失败:[/red]{failure}")
+        raise typer.Exit(EXIT_FAILED)
     results = [outcome.result for outcome in report.files]
     raise typer.Exit(EXIT_PROBLEMS if any(r.has_errors or not r.readable for r in results) else EXIT_OK)
 
@@ -316,7 +333,7 @@ def init(
     console.print(f"汇总一次:sheetsync consolidate --job {job_path}")
 
 
-def _print_consolidation(report: Any) -> None:
+def _print_consolidation(report: Any, *, master_written: bool = True) -> None:
     table = Table(title=f"汇总结果(基准日期 {report.run.as_of})", header_style="bold")
     for heading in ("填报单位", "文件", "结果", "接收行", "退回行", "错误", "提示"):
         table.add_column(heading, overflow="fold")
@@ -332,7 +349,8 @@ def _print_consolidation(report: Any) -> None:
             str(summary.warnings),
         )
     console.print(table)
-    console.print(f"总台账:{report.master_path}")
+    if master_written:
+        console.print(f"总台账:{report.master_path}")
 
 
 # ---------------------------------------------------------------------------- status

@@ -2,36 +2,48 @@
 
 Each file is validated on its own, then enterprise references are checked against the register
 and every file of the run together (an agency may audit an enterprise a district registered in
-the same night).  Files are merged one by one, each in its own transaction, so a file that
-fails cannot cost another file's rows or anything already in the register.  The register's
-current records are then loaded once and serve both the master's register sheets and the
-domain engine (:func:`sheetsync.programme.evaluate`), whose verdicts the master shows too.
+the same night).  Files are merged one by one into ONE transaction that also records the run,
+each behind a savepoint, so a file that fails cannot cost another file's rows or anything
+already in the register, and a run killed at any point leaves the register exactly as before
+it or exactly as after it (tests/test_kill.py kills it at every step).  Files are answered and
+moved out of the inbox only after that commit.  The register's current records are loaded
+once, in that transaction, and serve both the master's register sheets and the domain engine
+(:func:`sheetsync.programme.evaluate`), whose verdicts the master shows too.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
+import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Connection
+
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem
+from sheetsync.master.split import EXCEL_DATA_ROWS
+from sheetsync.master_files import staging_path, write_error_message
 from sheetsync.merge import MergeCounts, merge_file
 from sheetsync.ownership import EnterpriseFacts, Ownership, check_ownership, ownership_from_register
 from sheetsync.panel_record import list_draws
 from sheetsync.profile import Profile
 from sheetsync.programme import ProgrammeView, evaluate
 from sheetsync.read import file_hash
-from sheetsync.records import FileResult, FileSummary, RunInfo
+from sheetsync.records import FileResult, FileSummary, RunInfo, StoredRecord
 from sheetsync.render_master import write_master
 from sheetsync.schemas import SHEETS, Enterprise, Training
 from sheetsync.schemas.stamp import period_of
 from sheetsync.status import missing_submitters
 from sheetsync.store import Register, open_register
 from sheetsync.validate import References, check_references, enterprise_keys, validate_file
+from sheetsync.validate_parallel import validate_night
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +111,31 @@ class Consolidation:
         }
 
 
+# How long a consolidation waits for another machine's run on a shared PostgreSQL register.
+REGISTER_WAIT_SECONDS = 1800.0
+
+
+class MasterNotWritten(RuntimeError):
+    """The night's data is committed, but the master could not be written or put in place.
+
+    ``report`` is the consolidation as committed (its ``master_path`` is where the master was
+    meant to go); the message is Chinese, names the master and says the data is safe.  Nothing
+    of the new master is left behind: its temporary file is removed and the old master stays.
+    """
+
+    def __init__(self, report: Consolidation, target: Path, error: BaseException) -> None:
+        reason = (
+            write_error_message(error, target) or f"写入“{target}”时出错({type(error).__name__}: {error})。"
+        )
+        super().__init__(
+            f"总台账未能生成:{reason}本次收到的数据已全部存入台账,不受影响;原总台账保持不变,"
+            "问题排除后重新运行即可生成新的总台账。"
+        )
+        self.report = report
+        self.target = target
+        self.error = error
+
+
 def consolidate(
     drive: Drive,
     profile: Profile,
@@ -107,80 +144,182 @@ def consolidate(
     register_url: str | None = None,
     now: datetime | None = None,
     files: Sequence[tuple[str, Path]] | None = None,
-    after_merge: Callable[[FileOutcome, Path], None] | None = None,
+    after_commit: Callable[[FileOutcome, Path], None] | None = None,
     publish: Callable[[Path], Path] | None = None,
     progress: Callable[[str], None] | None = None,
     frequency: str | None = None,
     master_path: Path | None = None,
+    register_wait: float | None = REGISTER_WAIT_SECONDS,
+    max_register_rows: int = EXCEL_DATA_ROWS,
 ) -> Consolidation:
     """Consolidate ``files`` (default: every file in the inbox) and write the master.
 
-    ``after_merge`` runs for each file once its rows are committed (the nightly job writes the
-    feedback and archives the file there); ``publish`` moves a freshly written master into place
-    (default: written straight to the drive's master path).  A file that makes validation or
-    merging fail is reported as ``not-processed`` and the others go on.
+    The order is what makes a run all-or-nothing, even when the process is killed:
+
+    1. validate every file (reads only);
+    2. merge every file and record the run in ONE register transaction, each file behind a
+       savepoint so a file whose merge fails costs only itself (``not-processed``, left in the
+       inbox for the next night) and the others still go in;
+    3. after the commit, ``after_commit`` runs for each file (the nightly job writes the
+       feedback and archives or rejects the file there): killed before the commit, every file
+       is still in the inbox and the register is as it was; killed after it, the files left in
+       the inbox are recognised by their hash as already registered, change nothing, and are
+       archived by the next run;
+    4. the master is written from the committed register into a temporary file and renamed
+       into place (``publish`` moves it there; by default it goes straight to the master path).
+
+    The whole run holds the register's exclusive lock (:meth:`Register.exclusive`), waiting up
+    to ``register_wait`` seconds for another machine's run on a shared PostgreSQL register and
+    raising :class:`~sheetsync.store.RegisterBusy` after that.  If the master cannot be written,
+    :class:`MasterNotWritten` is raised after the commit: the data stands, the old master stays.
+    The run record in the register (``runs``) is written in the transaction of step 2, so its
+    ``master`` is the path the master was meant to go to.
     """
     started_at = now or datetime.now().replace(microsecond=0)
     if register_url is None:
         drive.register_path.parent.mkdir(parents=True, exist_ok=True)
-    register = open_register(register_url or drive.register_url)
-    chosen = list(drive.submissions() if files is None else files)
-    outcomes = _validate_all(drive, profile, register, chosen, progress)
-    for outcome in outcomes:
-        _merge_one(register, outcome, started_at)
-        if after_merge is not None:
-            after_merge(outcome, outcome.source)
-    run = RunInfo(
-        as_of=as_of,
-        started_at=started_at,
-        profile_name=profile.name,
-        profile_title=profile.title,
-        drive=str(drive.root),
-    )
-    records = {model.sheet_name: register.current(model.sheet_name) for model in SHEETS}
-    view = evaluate(records, profile, as_of)
-    missing = missing_submitters(
-        register.submissions(), profile, period_of(as_of, frequency or profile.reporting), frequency=frequency
-    )
-    drive.master_dir.mkdir(parents=True, exist_ok=True)
-    target = (
-        drive.master_path if publish is None else drive.master_dir / f".{drive.master_path.stem}.new.xlsx"
-    )
-    master = write_master(
-        target,
-        records=records,
-        problems=[problem for outcome in outcomes for problem in outcome.result.problems],
-        files=[outcome.summary() for outcome in outcomes],
-        run=run,
-        view=view,
-        panel_draws=list_draws(register),
-        missing_submitters=missing,
-    )
-    if publish is not None:
-        master = publish(master)
-    report = Consolidation(run=run, master_path=master, files=outcomes, view=view, missing_submitters=missing)
-    register.record_run(
-        started_at=started_at,
-        finished_at=datetime.now().replace(microsecond=0),
-        as_of=as_of,
-        summary=report.as_json(),
-    )
+    target = master_path or drive.master_path
+    with (
+        open_register(register_url or drive.register_url) as register,
+        register.exclusive(wait=register_wait is None or register_wait > 0, timeout=register_wait),
+    ):
+        chosen = list(drive.submissions() if files is None else files)
+        outcomes = _validate_all(drive, profile, register, chosen, progress)
+        run = RunInfo(
+            as_of=as_of,
+            started_at=started_at,
+            profile_name=profile.name,
+            profile_title=profile.title,
+            drive=str(drive.root),
+        )
+        with register.transaction() as conn:
+            for outcome in outcomes:
+                _merge_one(register, conn, outcome, started_at)
+            # what the master shows is read in the same transaction: exactly what is committed
+            records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
+            view = evaluate(records, profile, as_of)
+            period = period_of(as_of, frequency or profile.reporting)
+            missing = missing_submitters(
+                register.submissions(conn=conn), profile, period, frequency=frequency
+            )
+            report = Consolidation(
+                run=run, master_path=target, files=outcomes, view=view, missing_submitters=missing
+            )
+            register.record_run(
+                started_at=started_at,
+                finished_at=datetime.now().replace(microsecond=0),
+                as_of=as_of,
+                summary=report.as_json(),
+                conn=conn,
+            )
+        # committed: from here on the night's data is safe whatever happens to this process
+        if after_commit is not None:
+            for outcome in outcomes:
+                after_commit(outcome, outcome.source)
+        try:
+            report.master_path = _write_master(
+                register, report, records, target, publish, max_register_rows=max_register_rows
+            )
+        except Exception as error:
+            log.exception("writing the master %s failed", target)
+            _finish_quietly(error)
+            raise MasterNotWritten(report, target, error) from error
     return report
 
 
-def _merge_one(register: Register, outcome: FileOutcome, received_at: datetime) -> None:
-    """Merge one file in its own transaction; a failure costs only this file, and only this night."""
-    # every file is recorded as a submission, even one with nothing to merge, so its problems
-    # stay on file for the office; a file already registered changes nothing
-    submitter = outcome.result.submitter or outcome.submitter
+def _finish_quietly(error: BaseException) -> None:
+    """Let what the failed master writer left open (XlsxWriter's zip file) finish now, into the log.
+
+    Kept alive by the traceback, that zip file would try to complete itself when garbage
+    collected, fail again on the full disk and print "Exception ignored ... Traceback" on the
+    officer's console, which is exactly what a failed night must not show.
+    """
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: log.warning(
+        "closing the unfinished master failed too: %r", unraisable.exc_value
+    )
     try:
-        outcome.already_registered = register.find_submission(submitter, outcome.result.file_hash) is not None
+        pending: list[BaseException | None] = [error]
+        seen: set[int] = set()
+        while pending:
+            current = pending.pop()
+            if current is not None and id(current) not in seen:
+                seen.add(id(current))
+                traceback.clear_frames(current.__traceback__)
+                pending += [current.__cause__, current.__context__]
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+
+
+def _write_master(
+    register: Register,
+    report: Consolidation,
+    records: dict[str, list[StoredRecord]],
+    target: Path,
+    publish: Callable[[Path], Path] | None,
+    *,
+    max_register_rows: int,
+) -> Path:
+    """Write the master (straight to ``target``, or to a staging file that ``publish`` moves)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = target if publish is None else staging_path(target.parent, target)
+    master = write_master(
+        written,
+        records=records,
+        problems=[problem for outcome in report.files for problem in outcome.result.problems],
+        files=[outcome.summary() for outcome in report.files],
+        run=report.run,
+        view=report.view,
+        panel_draws=list_draws(register),
+        missing_submitters=report.missing_submitters,
+        submissions=register.submissions(),  # earlier conflicts stay on 冲突待处理 until replaced
+        published_path=target,  # split register workbooks are named after, and put beside, it
+        max_register_rows=max_register_rows,
+    )
+    if publish is None:
+        return master
+    try:
+        return publish(master)
+    except BaseException:
+        written.unlink(missing_ok=True)  # a staging copy that was not published is no master
+        raise
+
+
+def _merge_one(register: Register, conn: Connection, outcome: FileOutcome, received_at: datetime) -> None:
+    """Merge one file behind a savepoint of the run's transaction; a failure costs only this file.
+
+    Every file is recorded as a submission, even one with nothing to merge, so its problems stay
+    on file for the office; a file already registered (the same submitter and bytes, committed
+    by an earlier run or earlier in this one) changes nothing.  If rolling back to the savepoint
+    fails too, the transaction is unusable: that error ends the run with nothing committed.
+    """
+    if _was_not_processed(outcome.result):
+        # validation itself failed: no submission is recorded, or next night the same bytes would
+        # count as already registered and the retry the submitter was promised would never merge
+        outcome.already_registered = False
+        outcome.merged = {}
+        return
+    submitter = outcome.result.submitter or outcome.submitter
+    savepoint = conn.begin_nested()
+    try:
+        found = register.find_submission(submitter, outcome.result.file_hash, conn=conn)
+        outcome.already_registered = found is not None
         outcome.merged = merge_file(
-            register, outcome.result, file_name=outcome.result.path, received_at=received_at
+            register, outcome.result, file_name=outcome.result.path, received_at=received_at, conn=conn
         )
-    except Exception as error:  # the register rolled back; the other files must still go in
+    except Exception as error:  # back to the savepoint; the other files must still go in
+        savepoint.rollback()
         log.exception("merging %s failed", outcome.result.path)
+        outcome.already_registered = False
+        outcome.merged = {}
         _not_processed(outcome.result, error)
+    else:
+        savepoint.commit()
+
+
+def _was_not_processed(result: FileResult) -> bool:
+    return any(problem.code == "not-processed" for problem in result.problems)
 
 
 def _not_processed(result: FileResult, error: Exception) -> None:
@@ -198,12 +337,19 @@ def _validate_all(
     progress: Callable[[str], None] | None,
 ) -> list[FileOutcome]:
     training_keys = register.current_keys(Training.sheet_name)
-    outcomes: list[FileOutcome] = []
-    for folder, path in files:
-        if progress is not None:
-            progress(drive.display_name(path))
-        result = _validate_one(drive, profile, folder, path, training_keys)
-        outcomes.append(FileOutcome(submitter=folder, result=result, source=path))
+    # a file whose bytes are already registered is not validated again; the others are
+    # validated across the cores (sheetsync.validate_parallel), results in the order given
+    results = validate_night(
+        register,
+        files,
+        partial(_validate_one, drive, profile, training_keys=training_keys),
+        display_name=drive.display_name,
+        progress=None if progress is None else (lambda path: progress(drive.display_name(path))),
+    )
+    outcomes = [
+        FileOutcome(submitter=folder, result=result, source=path)
+        for (folder, path), result in zip(files, results, strict=True)
+    ]
     # a blank template waiting in a folder (as `sheetsync init` leaves one) is not a submission
     outcomes = [outcome for outcome in outcomes if not _blank_template(outcome.result)]
     known = register.current_keys(Enterprise.sheet_name) | enterprise_keys(o.result for o in outcomes)

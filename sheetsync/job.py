@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from sheetsync.drive import Drive
+from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.profile import Profile, load_profile, shipped_profiles
 
 Period = Literal["monthly", "quarterly"]
@@ -49,6 +50,7 @@ KEY_LABELS: dict[str, str] = {
     "master_path": "总台账文件",
     "keep_masters": "保留的历史总台账份数",
     "settle_seconds": "文件稳定等待秒数",
+    "max_register_rows": "总台账每张登记表的行数上限",
     "google": "Google 表格",
     "google.service_account": "服务账号密钥文件",
     "google.endpoint": "Google 表格接口地址",
@@ -183,6 +185,8 @@ class JobConfig(BaseModel):
     master_path: Path | None = None
     keep_masters: int = Field(default=DEFAULT_KEEP_MASTERS, ge=1)
     settle_seconds: float = Field(default=DEFAULT_SETTLE_SECONDS, ge=0)
+    # past it, the register sheets go to one workbook per submitter beside the master
+    max_register_rows: int = Field(default=EXCEL_DATA_ROWS, ge=1, le=EXCEL_DATA_ROWS)
     google: GoogleConfig | None = None
 
     _rules: Profile | None = PrivateAttr(default=None)
@@ -407,6 +411,8 @@ def write_job(path: str | Path, config: JobConfig) -> Path:
         f"keep_masters = {config.keep_masters}",
         "# 文件须保持不变多少秒才会被接收(仍在上传的文件留到下次)",
         f"settle_seconds = {_number(config.settle_seconds)}",
+        "# 总台账每张登记表最多多少行;超过时按填报单位拆成多个工作簿放在总台账旁(默认即 Excel 的上限)",
+        f"max_register_rows = {config.max_register_rows}",
         "",
         "# 只汇总部分填报单位时填写;不填则为规则方案中的全部单位",
     ]

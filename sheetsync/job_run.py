@@ -1,9 +1,17 @@
 """One night of a job: settle the inbox, consolidate, answer every submitter, tidy the drive.
 
 The order is what keeps submissions safe: a file is archived (or moved to ``rejected/``) only
-after its rows are committed to the register and its feedback is written; a file whose
-processing failed stays in the inbox and is tried again next night.  The run lock keeps two
-runs apart, and the run record says what happened even when the run could not start.
+after the night's register transaction has committed and its feedback is written; a file whose
+processing failed stays in the inbox and is tried again next night.  A night killed half-way
+loses nothing: before the commit the register and the inbox are as they were; after it, the
+files still in the inbox are recognised by their hash as registered and archived next night.
+The drive's run lock keeps two runs of one drive apart (and lets the run remove the temporary
+files a killed run left in the master folder); the register's exclusive lock keeps two
+machines sharing a PostgreSQL register apart.  Either being held ends the night as ``busy``
+(exit code 3).  A master that cannot be written (full disk, read-only folder) ends it as
+``failed`` (exit code 2) with a Chinese reason naming the path, while the night's data stays
+committed and the files are answered and archived as usual.  The run record says what happened
+even when the run could not start.
 """
 
 from __future__ import annotations
@@ -18,16 +26,17 @@ from typing import TYPE_CHECKING
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sheetsync.consolidate import Consolidation, FileOutcome, consolidate
+from sheetsync.consolidate import Consolidation, FileOutcome, MasterNotWritten, consolidate
 from sheetsync.drive import Drive
 from sheetsync.inbox import Look, archive_file, reject_file, settled_files, stat_look
 from sheetsync.job import JobConfig
-from sheetsync.master_files import publish_master
+from sheetsync.master_files import publish_master, remove_stale_temporaries, write_error_message
 from sheetsync.read import file_hash
 from sheetsync.records import FileStatus
 from sheetsync.render_feedback import append_receipt, write_feedback
 from sheetsync.runlock import run_lock
 from sheetsync.runlog import RunDraft, recorded_run
+from sheetsync.store import RegisterBusy
 
 if TYPE_CHECKING:  # gspread is imported only by jobs that use Google
     from sheetsync.gsheets.nightly import GoogleAccess, GoogleNight, SourcesRead
@@ -52,7 +61,7 @@ def rejection_reason(outcome: FileOutcome) -> str | None:
 
 
 class NightHandler:
-    """What happens to each file once its rows are in the register."""
+    """What happens to each file once the night's register transaction has committed."""
 
     def __init__(self, drive: Drive, processed_at: datetime, snapshots: Collection[Path] = ()) -> None:
         self.drive = drive
@@ -125,6 +134,8 @@ def run_job(
     with recorded_run(drive, job=job.name, clock=clock) as run, run_lock(drive, now=clock):
         now = clock().replace(microsecond=0)
         run.as_of = as_of or now.date()
+        assert job.master_path is not None
+        remove_stale_temporaries(job.master_path)
         settled = settled_files(drive, looks=looks, sleep=sleep, settle_seconds=job.settle_seconds)
         run.logger.info(
             "inbox: %d settled, %d still changing, %d ignored, %d stray",
@@ -137,13 +148,41 @@ def run_job(
         snapshots = [path for _, path in sources.taken()] if sources is not None else []
         handler = NightHandler(drive, now, snapshots)
         taken = settled.taken + (sources.taken() if sources is not None else [])
-        report = _consolidate(job, run, taken, handler, now, show_progress)
+        master_failure: MasterNotWritten | None = None
+        try:
+            report = _consolidate(job, run, taken, handler, now, show_progress)
+        except RegisterBusy as busy:  # another machine's run on the shared register: as busy as the run lock
+            run.status, run.error = "busy", str(busy)
+            run.logger.warning("the register is held by another run: %s", busy.holder)
+            return run
+        except MasterNotWritten as failure:  # the data is committed and the files answered
+            report, master_failure = failure.report, failure
+        except Exception as error:
+            message = write_error_message(error, register=_register_shown(job))
+            if message is None:
+                raise
+            run.status, run.error = "failed", message  # a full disk: say so in Chinese, not as OSError
+            run.logger.error("run failed:\n%s", traceback.format_exc())
+            return run
         _record(run, report, handler, settled_counts=(len(settled.unsettled), len(settled.stray)))
+        if master_failure is not None:
+            run.status, run.error, run.master = "failed", str(master_failure), None
+            run.logger.error("master not written: %s", master_failure.error)
         if night is not None and sources is not None:
             _record_google_sources(run, drive, sources, handler, now)
-            if night.config.publish_key is not None:
+            if night.config.publish_key is not None and master_failure is None:
                 _publish_google(run, night, drive, report.master_path)
     return run
+
+
+def _register_shown(job: JobConfig) -> str:
+    """The register as the officer knows it: the SQLite file's path, or the URL without password."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(job.register_url or job.layout.register_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        return url.database
+    return url.render_as_string(hide_password=True)
 
 
 def _read_google_sources(
@@ -236,10 +275,11 @@ def _consolidate(
         register_url=job.register_url,
         now=now,
         files=taken,
-        after_merge=handler,
+        after_commit=handler,
         publish=publish,
         frequency=job.period,
         master_path=job.master_path,
+        max_register_rows=job.max_register_rows,
     )
     if not show_progress or not taken:
         return consolidate(job.layout, job.rules, **kwargs)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ is merged in one transaction: it lands whole or not at all.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,19 +60,28 @@ class _Pending:
 
 
 def merge_file(
-    register: Register, result: FileResult, *, file_name: str, received_at: datetime
+    register: Register,
+    result: FileResult,
+    *,
+    file_name: str,
+    received_at: datetime,
+    conn: Connection | None = None,
 ) -> dict[str, MergeCounts]:
     """Merge every valid row of one file; returns counts per contract sheet name.
 
     A file already registered (same submitter and hash) is not merged again: the nightly run
     sees every file still in its folder, and replaying an old file after a newer one would
     otherwise undo the newer file's changes.
+
+    Without ``conn`` the file is merged in a transaction of its own.  With ``conn`` it joins
+    the caller's open write transaction and commits with it: a consolidation commits every
+    file of the night together with its run record (:mod:`sheetsync.consolidate`).
     """
     counts = {sheet.sheet_name: MergeCounts() for sheet in result.sheets}
     rows_by_sheet = _rows_by_sheet(result)
     if rows_by_sheet and not result.submitter:
         raise ValueError(f"{result.path}: valid rows but no submitter; cannot record their provenance")
-    with register.transaction() as conn:
+    with register.joined_transaction(conn) as conn:
         submission_id, is_new = register.add_submission(
             conn, result, file_name=file_name, received_at=received_at
         )
@@ -104,22 +114,22 @@ def _merge_sheet(
     rows: list[_SourcedRow],
     provenance: _Provenance,
 ) -> MergeCounts:
-    keyed = [(encode_key(sourced.row.record.key()), sourced) for sourced in rows]
-    current = register.load_current(conn, sheet_name, (key_text for key_text, _ in keyed))
+    keyed = [(key_text(sourced.row.record.key()), sourced) for sourced in rows]
+    current = register.load_current(conn, sheet_name, (text for text, _ in keyed))
     pending = _resolve(keyed, current)
     counts = MergeCounts()
     superseded: list[int] = []
     new_versions: list[dict[str, Any]] = []
-    for key_text, item in pending.items():
+    for record_key, item in pending.items():
         if item.base is None:
             counts.inserted += 1
-            new_versions.append(_version_row(sheet_name, key_text, 1, item, provenance))
+            new_versions.append(_version_row(sheet_name, record_key, 1, item, provenance))
         elif item.data == item.base.data:
             counts.unchanged += 1
         else:
             counts.updated += 1
             superseded.append(item.base.id)
-            new_versions.append(_version_row(sheet_name, key_text, item.base.version + 1, item, provenance))
+            new_versions.append(_version_row(sheet_name, record_key, item.base.version + 1, item, provenance))
     # Supersede first: the one-current-version index must never see two current rows.
     register.supersede(conn, superseded, provenance.received_at)
     register.insert_versions(conn, new_versions)
@@ -133,20 +143,43 @@ def _merge_sheet(
     return counts
 
 
+# What the canonical JSON encoder escapes in a string (ensure_ascii off): quote, backslash, controls.
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """:func:`~sheetsync.store.encode_key` of a key, spelt out directly in the usual case.
+
+    A key of plain strings that need no escaping (and of plain integers) is written as the JSON
+    encoder would write it; anything else goes through the encoder.  A 300,000-row night encodes
+    as many keys, so this is one of the merge's inner loops.
+    """
+    parts = []
+    for part in key:
+        kind = part.__class__
+        if kind is str and not _JSON_ESCAPED.search(part):
+            parts.append(f'"{part}"')
+        elif kind is int:
+            parts.append(str(part))
+        else:
+            return encode_key(key)
+    return "[" + ",".join(parts) + "]"
+
+
 def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVersion]) -> dict[str, _Pending]:
     """The data each key ends with; a key seen twice in one file takes the later row."""
     pending: dict[str, _Pending] = {}
-    for key_text, sourced in keyed:
+    for record_key, sourced in keyed:
         record = sourced.row.record
-        base = current.get(key_text)
-        earlier = pending.get(key_text)
+        base = current.get(record_key)
+        earlier = pending.get(record_key)
         start = earlier.data if earlier is not None else (base.data if base is not None else None)
         new_data = record.model_dump(mode="json")
         if start is None:
             data = new_data
         else:
             data = overlay(start, new_data, sourced.row.present_fields, _decimal_fields(type(record)))
-        pending[key_text] = _Pending(data, sourced, base)
+        pending[record_key] = _Pending(data, sourced, base)
     return pending
 
 
@@ -186,12 +219,12 @@ def _decimal_fields(model: type[SheetModel]) -> frozenset[str]:
 
 
 def _version_row(
-    sheet_name: str, key_text: str, version: int, item: _Pending, provenance: _Provenance
+    sheet_name: str, record_key: str, version: int, item: _Pending, provenance: _Provenance
 ) -> dict[str, Any]:
     data_json = dumps(item.data)
     return {
         "sheet_name": sheet_name,
-        "record_key": key_text,
+        "record_key": record_key,
         "version": version,
         "data_json": data_json,
         "content_hash": content_hash(data_json),

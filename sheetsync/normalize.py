@@ -60,6 +60,16 @@ def clean_text(raw: Any) -> str | None:
     Integral floats come back without ``.0`` because calamine hands a typed number such as a
     project code 2014001 over as 2014001.0.
     """
+    if raw.__class__ is str and raw.isprintable():
+        # the usual cell, one line with no exotic blanks: the only white space a printable
+        # string can hold is the ASCII space, so trimming and folding runs of it is all there
+        # is to do (the general path below gives the same text, several passes slower)
+        text = raw.strip()
+        if not text:
+            return None
+        if text in _EXCEL_ERRORS:
+            raise CellProblem("excel-error", value=text)
+        return _SPACES.sub(" ", text) if "  " in text else text
     if is_blank(raw):
         return None
     if isinstance(raw, bool):

@@ -33,6 +33,48 @@ class SheetResult:
     valid_rows: list[ValidRow] = field(default_factory=list)
     rejected_rows: set[int] = field(default_factory=set)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled compactly: a file validated in a worker process comes back to consolidation.
+
+        Pickling each record as a pydantic model costs several times more than validating it
+        did; its field values as a tuple, rebuilt with :meth:`SheetModel.from_parsed`'s recipe,
+        cost little (the rows are valid records already).
+        """
+        state = {name: value for name, value in self.__dict__.items() if name != "valid_rows"}
+        interned: dict[frozenset[str], frozenset[str]] = {}
+        packed: list[tuple[Any, ...]] = []
+        for valid in self.valid_rows:
+            record = valid.record
+            fields_set = frozenset(record.__pydantic_fields_set__)
+            packed.append(
+                (
+                    type(record),
+                    valid.row,
+                    tuple(record.__dict__.values()),
+                    interned.setdefault(fields_set, fields_set),
+                    interned.setdefault(valid.present_fields, valid.present_fields),
+                )
+            )
+        return (_rebuild_sheet, (state, packed))
+
+
+_set_attribute = object.__setattr__
+
+
+def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> SheetResult:
+    sheet = SheetResult.__new__(SheetResult)
+    sheet.__dict__.update(state)
+    rows: list[ValidRow] = []
+    for model, row, values, fields_set, present_fields in packed:
+        record = model.__new__(model)
+        _set_attribute(record, "__dict__", dict(zip(model.model_fields, values, strict=True)))
+        _set_attribute(record, "__pydantic_fields_set__", set(fields_set))
+        _set_attribute(record, "__pydantic_extra__", None)
+        _set_attribute(record, "__pydantic_private__", None)
+        rows.append(ValidRow(record, row, present_fields))
+    sheet.valid_rows = rows
+    return sheet
+
 
 class FileStatus(StrEnum):
     ACCEPTED = "accepted"
@@ -49,6 +91,20 @@ FILE_STATUS_LABELS: dict[FileStatus, str] = {
 }
 
 
+@dataclass(frozen=True)
+class RegisteredFile:
+    """What the register recorded for a file whose very bytes it already holds.
+
+    Such a file is not validated again (see :func:`sheetsync.validate_parallel.registered_result`):
+    its result carries the status, counts and problems recorded the first time instead.
+    """
+
+    submission_id: int
+    status: FileStatus
+    rows_accepted: int
+    rows_rejected: int
+
+
 @dataclass
 class FileResult:
     """Everything validation learnt about one submitted file."""
@@ -59,6 +115,8 @@ class FileResult:
     stamp: Stamp | None
     sheets: list[SheetResult] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    # set for a file skipped as already registered: its sheets stay empty, the counts are these
+    registered: RegisteredFile | None = None
 
     @property
     def readable(self) -> bool:
@@ -66,10 +124,14 @@ class FileResult:
 
     @property
     def rows_accepted(self) -> int:
+        if self.registered is not None:
+            return self.registered.rows_accepted
         return sum(len(sheet.valid_rows) for sheet in self.sheets)
 
     @property
     def rows_rejected(self) -> int:
+        if self.registered is not None:
+            return self.registered.rows_rejected
         return sum(len(sheet.rejected_rows) for sheet in self.sheets)
 
     @property
@@ -78,6 +140,8 @@ class FileResult:
 
     @property
     def status(self) -> FileStatus:
+        if self.registered is not None:
+            return self.registered.status
         if not self.readable:
             return FileStatus.UNREADABLE
         if self.rows_accepted == 0 and self.has_errors:

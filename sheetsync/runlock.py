@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ class LockHolder:
         return ",".join(parts) or "未知"
 
 
+_UNKNOWN = LockHolder(pid=None, host=None, started=None)
+
+
 class RunInProgress(RuntimeError):
     """Another run holds the drive's lock; the message is Chinese for the officer."""
 
@@ -69,7 +73,7 @@ def run_lock(drive: Drive, *, now: Callable[[], datetime] = datetime.now) -> Ite
     fd = os.open(path, os.O_RDWR | os.O_CREAT | _BINARY, 0o666)
     try:
         if not _try_lock(fd):
-            raise RunInProgress(path, _read_holder(fd))
+            raise RunInProgress(path, _wait_for_holder(fd))
         holder = LockHolder(pid=os.getpid(), host=socket.gethostname(), started=now().replace(microsecond=0))
         _write_holder(fd, holder)
         try:
@@ -107,6 +111,20 @@ def _write_holder(fd: int, holder: LockHolder | None) -> None:
     os.fsync(fd)
 
 
+def _wait_for_holder(fd: int, *, seconds: float = 2.0) -> LockHolder:
+    """The holder's name, giving a holder that has only just taken the lock a moment to write it.
+
+    The refused run tells the officer who is busy; an empty name right after the other run's
+    ``flock`` would say "未知" for no reason.
+    """
+    end = time.monotonic() + seconds
+    holder = _read_holder(fd)
+    while holder == _UNKNOWN and time.monotonic() < end:
+        time.sleep(0.02)
+        holder = _read_holder(fd)
+    return holder
+
+
 def _read_holder(fd: int) -> LockHolder:
     """Best effort: the holder may be between taking the lock and writing its name."""
     try:
@@ -119,7 +137,7 @@ def _read_holder(fd: int) -> LockHolder:
             started=datetime.fromisoformat(started) if started else None,
         )
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
-        return LockHolder(pid=None, host=None, started=None)
+        return _UNKNOWN
 
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import socket
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -309,6 +310,11 @@ def _has_tables(conn: Connection, tables: MetaData) -> bool:
     return all(conn.dialect.has_table(conn, table.name) for table in tables.sorted_tables)
 
 
+# Register-wide locks this process holds: (register URL, lock name, thread) → nesting depth.
+_HELD: dict[tuple[str, str, int], int] = {}
+_HELD_GUARD = threading.Lock()
+
+
 class RegisterBusy(RuntimeError):
     """Another process holds the register's :meth:`Register.exclusive` lock; the message is Chinese."""
 
@@ -330,18 +336,47 @@ class CurrentVersion:
     data: dict[str, Any]
 
 
+_SCAN_JSON = json.scanner.make_scanner(json.JSONDecoder())
+
+
+def _loads(text: str) -> Any:
+    """``json.loads`` of the register's own compact JSON, without its two Python layers.
+
+    A night reads every current record back (300,000 of them at province scale), two JSON texts
+    each; text with anything around the value falls back to ``json.loads`` and its errors.
+    """
+    try:
+        value, end = _SCAN_JSON(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 def _stored_record(row: Any) -> StoredRecord:
+    # positional: the columns of _RECORD_COLUMNS, in order (a Row's attribute lookup costs more)
+    (
+        sheet_name,
+        record_key,
+        version,
+        data_json,
+        submitter,
+        file_name,
+        source_sheet,
+        source_row,
+        file_hash,
+        at,
+    ) = row
     return StoredRecord(
-        sheet_name=row.sheet_name,
-        key=decode_key(row.record_key),
-        data=json.loads(row.data_json),
-        version=row.version,
-        submitter=row.submitter,
-        file_name=row.file_name,
-        source_sheet=row.source_sheet,
-        source_row=row.source_row,
-        file_hash=row.file_hash,
-        recorded_at=row.recorded_at,
+        sheet_name,
+        tuple(_loads(record_key)),
+        _loads(data_json),
+        version,
+        submitter,
+        file_name,
+        source_sheet,
+        source_row,
+        file_hash,
+        at,
     )
 
 
@@ -362,6 +397,20 @@ _RECORD_COLUMNS = (
     versions_table.c.file_hash,
     versions_table.c.recorded_at,
 )
+
+
+def _bind_processor(conn: Connection, name: str) -> Any:
+    """The function SQLAlchemy passes a column's values through before the driver, or None."""
+    column = versions_table.c[name]
+    return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+
+
+# load_current's chunked lookup on SQLite, pinned to the index that answers it (see there).
+_SQLITE_LOOKUP = text(
+    "SELECT id, record_key, version, data_json FROM record_versions"
+    " INDEXED BY uq_record_versions_one_current"
+    " WHERE sheet_name = :sheet AND is_current = 1 AND record_key IN :keys"
+).bindparams(bindparam("keys", expanding=True))
 
 
 class Register:
@@ -395,6 +444,18 @@ class Register:
             yield conn
 
     @contextmanager
+    def joined_transaction(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's open write transaction ``conn``, or a new :meth:`transaction` without one.
+
+        Joining commits nothing: what is written lands when the caller's transaction commits.
+        """
+        if conn is not None:
+            yield conn
+            return
+        with self.transaction() as own:
+            yield own
+
+    @contextmanager
     def exclusive(
         self, name: str = "consolidation", *, wait: bool = True, timeout: float | None = None
     ) -> Iterator[None]:
@@ -405,7 +466,10 @@ class Register:
         time; it is released when the block ends, or by the server if the process dies.
         ``wait=False`` raises :class:`RegisterBusy` at once when someone else holds it;
         ``wait=True`` waits, for ``timeout`` seconds at most when given, then raises it.
-        The lock is not re-entrant: do not nest two blocks of the same name in one process.
+
+        The lock is re-entrant within one thread: :func:`sheetsync.consolidate.consolidate`
+        takes it itself, and a caller that already holds it around a consolidation (a script
+        doing several steps under one lock) must not wait for itself on a second connection.
 
         On SQLite it does nothing: a SQLite register is a file on one drive, whose run lock
         (:mod:`sheetsync.runlock`) already keeps consolidations apart.
@@ -415,13 +479,29 @@ class Register:
             return
         if self.backend != "postgresql":
             raise NotImplementedError(f"no register-wide lock on {self.backend}")
+        token = (self.engine.url.render_as_string(hide_password=True), name, threading.get_ident())
+        with _HELD_GUARD:
+            depth = _HELD.get(token, 0)
+            if depth:
+                _HELD[token] = depth + 1
+        if depth:  # this thread holds it already, on the outer block's connection
+            try:
+                yield
+            finally:
+                with _HELD_GUARD:
+                    _HELD[token] -= 1
+            return
         key = lock_key(f"exclusive:{name}")
         with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             try:
                 _acquire(conn, key, name, wait=wait, timeout=timeout)
+                with _HELD_GUARD:
+                    _HELD[token] = 1
                 try:
                     yield
                 finally:
+                    with _HELD_GUARD:
+                        del _HELD[token]
                     _release(conn, key, name)
             finally:
                 if not conn.invalidated:
@@ -491,16 +571,24 @@ class Register:
             versions_table.c.data_json,
         )
         base = select(*columns).where(
-            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
+            versions_table.c.sheet_name == bindparam("sheet"), versions_table.c.is_current == true()
         )
         if len(wanted) > SCAN_THRESHOLD:
             wanted_set = set(wanted)
-            rows: Iterable[Any] = (row for row in conn.execute(base) if row.record_key in wanted_set)
+            rows: Iterable[Any] = (
+                row for row in conn.execute(base, {"sheet": sheet_name}) if row.record_key in wanted_set
+            )
         else:
+            lookup: Any = base.where(versions_table.c.record_key.in_(bindparam("keys", expanding=True)))
+            if conn.dialect.name == "sqlite":
+                # Without statistics SQLite answers this from ix_record_versions_current, i.e.
+                # by reading every current record of the sheet for each chunk: quadratic over a
+                # night.  The partial unique index finds each key directly.
+                lookup = _SQLITE_LOOKUP
             rows = (
                 row
                 for chunk in _chunks(wanted, LOOKUP_CHUNK)
-                for row in conn.execute(base.where(versions_table.c.record_key.in_(chunk)))
+                for row in conn.execute(lookup, {"sheet": sheet_name, "keys": list(chunk)})
             )
         return {
             row.record_key: CurrentVersion(row.id, row.version, json.loads(row.data_json)) for row in rows
@@ -517,9 +605,43 @@ class Register:
             conn.execute(statement, [{"b_id": version_id, "b_at": at} for version_id in chunk])
 
     def insert_versions(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert record versions (dicts of record_versions columns) in executemany batches."""
+        """Insert record versions (dicts of record_versions columns) in executemany batches.
+
+        On SQLite the rows go to the driver's executemany as tuples: SQLAlchemy's per-row
+        parameter handling cost more than SQLite's insert itself.  The values are bound exactly
+        as SQLAlchemy binds them (each column type's bind processor, memoised per value: a
+        file's rows share their timestamps and flags), so both paths store the same bytes.
+        """
+        if not rows:
+            return
+        if conn.dialect.name != "sqlite":
+            for chunk in _chunks(rows, WRITE_BATCH):
+                conn.execute(insert(versions_table), list(chunk))
+            return
+        names = list(rows[0])
+        processors = [_bind_processor(conn, name) for name in names]
+        statement = (
+            f"INSERT INTO {versions_table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        )
+        memo: list[dict[Any, Any]] = [{} for _ in names]
+
+        def bound(index: int, value: Any) -> Any:
+            known = memo[index]
+            if value not in known:
+                known[value] = processors[index](value)  # type: ignore[misc]
+            return known[value]
+
+        processed = [index for index, processor in enumerate(processors) if processor is not None]
         for chunk in _chunks(rows, WRITE_BATCH):
-            conn.execute(insert(versions_table), list(chunk))
+            parameters = []
+            for row in chunk:
+                values = [row[name] for name in names]
+                for index in processed:
+                    value = values[index]
+                    if value is not None:
+                        values[index] = bound(index, value)
+                parameters.append(tuple(values))
+            conn.exec_driver_sql(statement, parameters)
 
     # submissions --------------------------------------------------------------------------
 
@@ -531,6 +653,19 @@ class Register:
         )
         with self._reading(conn) as reader:
             return reader.scalar(query)
+
+    def registered_submission(
+        self, submitter: str, file_hash: str, *, conn: Connection | None = None
+    ) -> dict[str, Any] | None:
+        """The submission of these bytes by this submitter, as :meth:`submissions` gives it, or None.
+
+        Consolidation asks before validating a file, so that a file already merged is not read again.
+        """
+        table = submissions_table
+        query = select(table).where(table.c.submitter == submitter, table.c.file_hash == file_hash)
+        with self._reading(conn) as reader:
+            row = reader.execute(query).mappings().first()
+        return None if row is None else _submission_dict(row)
 
     def add_submission(
         self, conn: Connection, result: FileResult, *, file_name: str, received_at: datetime

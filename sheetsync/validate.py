@@ -10,7 +10,7 @@ files and of the register) comes in as a :class:`References` value.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from sheetsync.read import RawSheet, RawWorkbook, UnreadableFile, file_hash, rea
 from sheetsync.records import FileResult, SheetResult, ValidRow
 from sheetsync.schemas import SHEETS, SheetModel, Stamp, SubmitterKind
 from sheetsync.schemas.audit import Audit
-from sheetsync.schemas.base import SUBMITTER_KIND_LABELS
+from sheetsync.schemas.base import SUBMITTER_KIND_LABELS, CellFailure, NeedsModelValidation
 from sheetsync.schemas.enterprise import Enterprise
 from sheetsync.schemas.project import Project
 from sheetsync.schemas.stamp import HELPER_SHEETS, STAMP_LABELS, STAMP_SHEET, is_period
@@ -292,14 +292,69 @@ class SheetChecker:
         ]
         if required_missing:
             return self.result
-        keys_seen: dict[tuple[Any, ...], int] = {}
+        rows: list[tuple[int, list[Any]]] = []
         for offset, row in enumerate(self.raw.rows[header_pos + 1 :], start=header_pos + 1):
             if all(is_blank(cell) for cell in row):
                 continue
-            excel_row = self.raw.first_row + offset + 1
-            self.result.rows_seen += 1
-            self._check_row(row, excel_row, columns, keys_seen)
+            rows.append((self.raw.first_row + offset + 1, row))
+        self.result.rows_seen = len(rows)
+        if not self._check_rows_by_column(rows, columns):
+            keys_seen: dict[tuple[Any, ...], int] = {}
+            for excel_row, row in rows:
+                self._check_row(row, excel_row, columns, keys_seen)
         return self.result
+
+    def _check_rows_by_column(self, rows: list[tuple[int, list[Any]]], columns: dict[int, str]) -> bool:
+        """Check the rows a column at a time; False, having reported nothing, if it cannot.
+
+        The same problems, in the same order, and the same records as :meth:`_check_row` row by
+        row, which stays the reference: each column's cells go through :meth:`Column.outcome`
+        (parsed once per distinct value), then each row's record is assembled with
+        :meth:`SheetModel.from_parsed` where ``model_validate`` would only have handed the parsed
+        values back.  A sheet whose model is declared in a way that shortcut cannot vouch for,
+        or a cell whose parsing fails unexpectedly, goes through the reference path instead.
+        """
+        model = self.model
+        if not model.can_build_from_parsed():
+            return False
+        cols_by_name = {name: col for col, name in columns.items()}
+        # fields in the model's order: pydantic reports a row's errors in that order
+        present = [name for name in model.columns() if name in cols_by_name]
+        parsed: list[list[Any]] = []
+        try:
+            for name in present:
+                col = cols_by_name[name]
+                outcome = model.columns()[name].outcome
+                parsed.append([outcome(row[col] if col < len(row) else None) for _, row in rows])
+        except NeedsModelValidation:
+            return False
+        present_fields = frozenset(columns.values())
+        keys_seen: dict[tuple[Any, ...], int] = {}
+        for index, (excel_row, row) in enumerate(rows):
+            values = [column_values[index] for column_values in parsed]
+            failures = [
+                (name, value)
+                for name, value in zip(present, values, strict=True)
+                if value.__class__ is CellFailure
+            ]
+            if failures:
+                for name, failure in failures:
+                    col = cols_by_name[name]
+                    self._cell_problem(
+                        failure.code,
+                        name,
+                        row[col] if col < len(row) else None,
+                        dict(failure.context),
+                        excel_row,
+                        cols_by_name,
+                        failure.code,
+                    )
+                self.result.rejected_rows.add(excel_row)
+                continue
+            record = model.from_parsed(dict(zip(present, values, strict=True)))
+            raw_cells = _RawCells(row, cols_by_name)
+            self._accept(record, raw_cells, excel_row, present_fields, cols_by_name, keys_seen)
+        return True
 
     def _read_header(self) -> tuple[int, dict[int, str]]:
         header_pos, matched = _find_header_row(self.raw, self.model)
@@ -337,7 +392,6 @@ class SheetChecker:
     ) -> None:
         data = {name: (row[col] if col < len(row) else None) for col, name in columns.items()}
         cols_by_name = {name: col for col, name in columns.items()}
-        before = len(self.owner.problems)
         try:
             record = self.model.model_validate(data)
         except ValidationError as invalid:
@@ -354,6 +408,19 @@ class SheetChecker:
                 )
             self.result.rejected_rows.add(excel_row)
             return
+        self._accept(record, data, excel_row, frozenset(columns.values()), cols_by_name, keys_seen)
+
+    def _accept(
+        self,
+        record: SheetModel,
+        data: Mapping[str, Any],
+        excel_row: int,
+        present_fields: frozenset[str],
+        cols_by_name: dict[str, int],
+        keys_seen: dict[tuple[Any, ...], int],
+    ) -> None:
+        """A row whose every cell parsed: its cross-field rules and key decide whether it is kept."""
+        before = len(self.owner.problems)
         for broken in record.rule_problems():
             self._cell_problem(
                 broken.code,
@@ -383,7 +450,7 @@ class SheetChecker:
             self.result.rejected_rows.add(excel_row)
             return
         keys_seen[key] = excel_row
-        self.result.valid_rows.append(ValidRow(record, excel_row, frozenset(columns.values())))
+        self.result.valid_rows.append(ValidRow(record, excel_row, present_fields))
 
     def _cell_problem(
         self,
@@ -413,6 +480,26 @@ class SheetChecker:
         )
 
 
+class _RawCells(Mapping[str, Any]):
+    """A row's raw cells by field name, looked up only for the few cells a problem quotes."""
+
+    __slots__ = ("_row", "_cols")
+
+    def __init__(self, row: list[Any], cols_by_name: dict[str, int]) -> None:
+        self._row = row
+        self._cols = cols_by_name
+
+    def __getitem__(self, name: str) -> Any:
+        col = self._cols[name]
+        return self._row[col] if col < len(self._row) else None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._cols)
+
+    def __len__(self) -> int:
+        return len(self._cols)
+
+
 def check_references(
     result: FileResult, references: References, *, targets: Iterable[type[SheetModel]] | None = None
 ) -> None:
@@ -436,10 +523,10 @@ def check_references(
         if outside is None and (own is None or target is Enterprise):
             # enterprises are often registered by another submitter: only the register knows
             continue
-        known = set(outside or ())
-        if own is not None:
-            known.update(row.record.key() for row in own.valid_rows)
-        _reject_unknown(result, sheet, model, field_name, target, known)
+        # the caller's keys are looked up where they are, not copied: consolidation hands every
+        # file the night's whole set of enterprise keys
+        own_keys = {row.record.key() for row in own.valid_rows} if own is not None else set()
+        _reject_unknown(result, sheet, model, field_name, target, (outside or set(), own_keys))
 
 
 def _reject_unknown(
@@ -448,13 +535,13 @@ def _reject_unknown(
     model: type[SheetModel],
     field_name: str,
     target: type[SheetModel],
-    known: set[tuple[Any, ...]],
+    known: tuple[set[tuple[Any, ...]], ...],
 ) -> None:
     col = sheet.columns.get(field_name)
     kept: list[ValidRow] = []
     for row in sheet.valid_rows:
         value = getattr(row.record, field_name)
-        if (value,) in known:
+        if any((value,) in keys for keys in known):
             kept.append(row)
             continue
         result.problems.append(

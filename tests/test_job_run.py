@@ -227,3 +227,21 @@ def test_two_concurrent_consolidations_never_interleave(job_drive) -> None:
         json.loads(line) for line in (root / "logs" / "runs.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     assert sorted(r["exit_code"] for r in records) == codes
+
+
+def test_the_job_files_row_limit_splits_the_master_per_submitter(job_drive) -> None:
+    """``max_register_rows`` in the job file reaches the master: past it, a workbook per submitter."""
+    job, root = job_drive
+    for serial, district in enumerate(("越秀区", "海珠区")):
+        rows = [enterprise_of(district, serial * 10 + n) for n in range(2)]
+        submission(root / "inbox" / district / f"{district}.xlsx", district, rows)
+    job = job.model_copy(update={"max_register_rows": 3, "settle_seconds": 0})
+    run = run_job(job, clock=FakeClock(datetime(2014, 11, 30, 2, 30)), sleep=lambda s: None)
+    assert run.exit_code == 0, run.record
+    master = job.master_path
+    assert master is not None and master.is_file()
+    split = sorted(path.name for path in master.parent.glob(f"{master.stem}_*.xlsx"))
+    assert split == [f"{master.stem}_海珠区.xlsx", f"{master.stem}_越秀区.xlsx"]
+    assert "企业名录" not in openpyxl.load_workbook(master, read_only=True).sheetnames
+    rows = list(openpyxl.load_workbook(master.parent / split[1], read_only=True)["企业名录"].values)
+    assert {row[0] for row in rows[1:]} == {enterprise_of("越秀区", n)["统一社会信用代码"] for n in range(2)}

@@ -244,3 +244,32 @@ def test_a_file_that_fails_to_merge_costs_only_itself(tmp_path: Path, monkeypatc
     assert [p.code for p in failed.problems if p.is_error] == ["not-processed"]
     assert failed.rows_accepted == 0 and "不受影响" in failed.problems[-1].message
     assert [r.key for r in open_register(drive.register_url).current("企业名录")] == [("914403001922038216",)]
+
+
+def test_a_file_that_failed_validation_is_merged_when_tried_again(tmp_path: Path, monkeypatch) -> None:
+    """The not-processed message promises a retry: the failed night must not register the file."""
+    import sheetsync.consolidate as consolidation
+    from tests.conftest import write_xlsx
+
+    drive = Drive(tmp_path / "drive")
+    headers = ["统一社会信用代码", "企业名称", "所属区县", "行业门类", "企业类别", "审核类型"]
+    folder = drive.submitter_folder("越秀区")
+    folder.mkdir(parents=True)
+    write_xlsx(
+        folder / "越秀区.xlsx",
+        {"企业名录": [headers, ["91440101MA5CJQ4N59", "某公司", "越秀区", "C", "餐饮", "自愿"]]},
+    )
+    real_validate = consolidation.validate_file
+
+    def failing_validate(*args, **kwargs):
+        raise MemoryError("a bad night")
+
+    monkeypatch.setattr(consolidation, "validate_file", failing_validate)
+    first = consolidate(drive, PROFILE, as_of=AS_OF)
+    assert [p.code for p in first.files[0].result.problems] == ["not-processed"]
+    assert open_register(drive.register_url).current("企业名录") == []
+
+    monkeypatch.setattr(consolidation, "validate_file", real_validate)
+    second = consolidate(drive, PROFILE, as_of=AS_OF)
+    assert not second.files[0].already_registered
+    assert [r.key for r in open_register(drive.register_url).current("企业名录")] == [("91440101MA5CJQ4N59",)]

@@ -9,11 +9,12 @@ else, so a header or a choice list is written down exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
@@ -50,6 +51,66 @@ KIND_LABELS: dict[Kind, str] = {
 
 DEFAULT_TEXT_LIMIT = 500
 
+# Python types Column.parse returns per kind (besides None): what the field's annotation is
+# checked against before a record is built without pydantic (SheetModel.from_parsed).
+KIND_TYPES: dict[Kind, type] = {
+    Kind.TEXT: str,
+    Kind.INTEGER: int,
+    Kind.DECIMAL: Decimal,
+    Kind.DATE: date,
+    Kind.CHOICE: str,
+    Kind.MULTI_CHOICE: tuple,
+    Kind.LIST: tuple,
+    Kind.USCC: str,
+    Kind.PHONE: str,
+}
+
+# A column remembers this many parsed cells, then starts afresh: enough for a choice list or
+# the dates of a night, bounded for a process that stays up (``sheetsync run``).
+PARSE_CACHE_SIZE = 50_000
+
+
+class CellFailure:
+    """What :meth:`Column.parse` raised for a cell, kept as a value (see :meth:`Column.outcome`)."""
+
+    __slots__ = ("code", "context")
+
+    def __init__(self, code: str, context: dict[str, Any]) -> None:
+        self.code = code
+        self.context = context
+
+    def __repr__(self) -> str:
+        return f"CellFailure({self.code!r}, {self.context!r})"
+
+
+class NeedsModelValidation(Exception):
+    """A cell :meth:`Column.outcome` cannot vouch for: the caller must use ``model_validate``.
+
+    Raised when ``parse`` fails with something other than :class:`CellProblem` (pydantic would
+    turn a ValueError into its own error type, and let anything else through), or returns a value
+    of a type the field does not hold as it is; the reference path then decides what happens.
+    """
+
+
+_MISS = object()
+
+
+def _cache_key(raw: Any) -> Any:
+    """The cache key of a raw cell, or ``_MISS`` when equal values might parse differently.
+
+    The type is part of the key (``1``, ``1.0`` and ``True`` are equal in Python but not in a
+    cell); ``-0.0`` equals ``0.0`` and NaN equals nothing, so floats that are zero or NaN are
+    not cached, nor are aware datetimes (equal instants in two zones print differently).
+    """
+    kind = raw.__class__
+    if kind is str or kind is int or kind is bool or raw is None or kind is date:
+        return (kind, raw)
+    if kind is float:
+        return (kind, raw) if raw == raw and raw != 0.0 else _MISS
+    if kind is datetime and raw.tzinfo is None:
+        return (kind, raw)
+    return _MISS
+
 
 @dataclass(frozen=True)
 class Column:
@@ -65,6 +126,10 @@ class Column:
     max_length: int = DEFAULT_TEXT_LIMIT
     width: int = 14
     matcher: ChoiceMatcher | None = field(default=None, init=False, compare=False, repr=False)
+    # raw cell → parsed value or CellFailure; plain str cells have a dict of their own (the
+    # usual case, looked up without building a key)
+    _text_outcomes: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    _other_outcomes: dict[Any, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.choices:
@@ -79,6 +144,49 @@ class Column:
             raise CellProblem("out-of-range", value=normalize.clean_text(raw), bound=f"不小于 {self.minimum}")
         if isinstance(value, str) and len(value) > self.max_length:
             raise CellProblem("too-long", value=value[:20] + "…", length=len(value), limit=self.max_length)
+        return value
+
+    def outcome(self, raw: Any) -> Any:
+        """:meth:`parse` as a value: the typed value, or a :class:`CellFailure` instead of raising.
+
+        ``parse`` is a pure function of the cell, so the outcome of a cell value seen before is
+        taken from a cache: a choice, a district or a date is parsed once a night, not once a row.
+        Raises :class:`NeedsModelValidation` for a cell only ``model_validate`` can judge.
+        """
+        if raw.__class__ is str:
+            found = self._text_outcomes.get(raw, _MISS)
+            if found is _MISS:
+                found = self._remember(self._text_outcomes, raw, raw)
+            return found
+        key = _cache_key(raw)
+        if key is _MISS:
+            return self._attempt(raw)
+        found = self._other_outcomes.get(key, _MISS)
+        if found is _MISS:
+            found = self._remember(self._other_outcomes, key, raw)
+        return found
+
+    def _remember(self, cache: dict[Any, Any], key: Any, raw: Any) -> Any:
+        found = self._attempt(raw)
+        if len(cache) >= PARSE_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+        return found
+
+    def _attempt(self, raw: Any) -> Any:
+        try:
+            value = self.parse(raw)
+        except CellProblem as problem:
+            return CellFailure(problem.code, problem.context)
+        except Exception as error:
+            raise NeedsModelValidation(self.header) from error
+        if value is None:
+            return None
+        expected = KIND_TYPES[self.kind]
+        if value.__class__ is not expected or (
+            expected is tuple and any(item.__class__ is not str for item in value)
+        ):
+            raise NeedsModelValidation(self.header)
         return value
 
     def _convert(self, raw: Any) -> Any:
@@ -197,6 +305,42 @@ class SheetModel(BaseModel):
     def key(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self.key_fields)
 
+    @classmethod
+    def can_build_from_parsed(cls) -> bool:
+        """Whether :meth:`from_parsed` builds exactly what ``model_validate`` would, for this sheet.
+
+        True when every field holds what its Column parses to unchanged (``str | None`` for a
+        text column, ``tuple[str, ...]`` for a list, ...) and the model adds no validators of
+        its own; a sheet declared otherwise is always validated through pydantic.
+        """
+        cached = cls.__dict__.get("_from_parsed_ok")
+        if cached is None:
+            cached = _builds_from_parsed(cls)
+            cls._from_parsed_ok = cached  # type: ignore[attr-defined]
+        return cached
+
+    @classmethod
+    def from_parsed(cls, parsed: Mapping[str, Any]) -> Self:
+        """The record ``model_validate(raw)`` returns when ``parsed[name]`` is each field's parse.
+
+        Every value must come from :meth:`Column.outcome` (which checks its type) and the sheet
+        must pass :meth:`can_build_from_parsed`: pydantic would then only hand each value back
+        unchanged, so the record is assembled directly (a validation per row was most of the time
+        of checking a 300,000-row night).  Fields not in ``parsed`` take their default and are
+        left out of the fields set, as with ``model_validate``.
+        """
+        defaults = cls.__dict__.get("_field_defaults")
+        if defaults is None:
+            defaults = tuple((name, info.default) for name, info in cls.model_fields.items())
+            cls._field_defaults = defaults  # type: ignore[attr-defined]
+        get = parsed.get
+        record = cls.__new__(cls)
+        _set_attribute(record, "__dict__", {name: get(name, default) for name, default in defaults})
+        _set_attribute(record, "__pydantic_fields_set__", set(parsed))
+        _set_attribute(record, "__pydantic_extra__", None)
+        _set_attribute(record, "__pydantic_private__", None)
+        return record
+
     def rule_problems(self) -> Iterator[RuleProblem]:
         """Cross-field rules of this sheet; every broken one is yielded, not just the first."""
         return iter(())
@@ -239,3 +383,31 @@ class SheetModel(BaseModel):
                 name,
                 {"value": value, "limit_header": self.header(limit_name), "limit_value": limit},
             )
+
+
+_set_attribute = object.__setattr__
+
+
+def _builds_from_parsed(model: type[SheetModel]) -> bool:
+    decorators = model.__pydantic_decorators__
+    if (
+        decorators.model_validators
+        or decorators.field_validators
+        or decorators.validators
+        or decorators.root_validators
+        or model.__pydantic_post_init__ is not None
+        or model.__private_attributes__
+        or model.model_config.get("extra") != "forbid"
+    ):
+        return False
+    for name, info in model.model_fields.items():
+        column = model.columns()[name]
+        if info.default_factory is not None or len(info.metadata) != 1:
+            return False  # a constraint beside the Column (Field(gt=...)) is pydantic's to check
+        expected = KIND_TYPES[column.kind]
+        if expected is tuple:
+            if info.annotation != tuple[str, ...] or info.default != ():
+                return False
+        elif info.annotation != (expected | None) or info.default is not None:
+            return False
+    return True

@@ -1,0 +1,164 @@
+"""Validate a night's files: the ones already registered skipped, the rest across the cores.
+
+Validation reads nothing but the file and a few keys, so files are independent of each other:
+a process pool (spawn, so a child never inherits the parent's open register connection) checks
+them side by side, and the results come back in the order the files were given.  Two shortcuts
+keep a rerun cheap:
+
+* a file whose bytes its submitter already sent (same SHA-256, a submission in the register)
+  is not validated again: merging it would change nothing, so its result is rebuilt from what
+  the register recorded then (status, counts, problems) and it is still reported, answered
+  and archived like any other file;
+* a handful of files is validated in this process: starting the pool costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import get_context
+from pathlib import Path
+
+from sheetsync.read import file_hash
+from sheetsync.records import FileResult, RegisteredFile
+from sheetsync.store import Register
+
+log = logging.getLogger(__name__)
+
+# Fewer files, or fewer bytes, than this are validated in this process: starting the workers
+# (a fresh interpreter each, importing sheetsync) costs about two seconds, which a city's
+# 18 workbooks (1.4 MB, validated here in about two seconds) would not win back.
+MIN_FILES_FOR_POOL = 4
+MIN_BYTES_FOR_POOL = 4 << 20
+# Environment variable capping the worker processes (1 validates everything in this process).
+WORKERS_VARIABLE = "SHEETSYNC_WORKERS"
+
+Validate = Callable[[str, Path], FileResult]
+
+
+def registered_result(register: Register, submitter: str, path: Path, display_name: str) -> FileResult | None:
+    """The result recorded for ``path``'s bytes if ``submitter`` already sent exactly them, else None.
+
+    A submission recorded as ``not-processed`` (its validation failed that night) is not trusted:
+    the file is validated again.
+    """
+    try:
+        digest = file_hash(path)
+    except OSError:
+        return None  # validation reports the unreadable file
+    found = register.registered_submission(submitter, digest)
+    if found is None or any(problem.code == "not-processed" for problem in found["problems"]):
+        return None
+    problems = [
+        problem if problem.file == display_name else problem.model_copy(update={"file": display_name})
+        for problem in found["problems"]
+    ]
+    return FileResult(
+        path=display_name,
+        file_hash=digest,
+        submitter=submitter,
+        stamp=None,
+        problems=problems,
+        registered=RegisteredFile(
+            submission_id=int(found["id"]),
+            status=found["status"],
+            rows_accepted=int(found["rows_accepted"]),
+            rows_rejected=int(found["rows_rejected"]),
+        ),
+    )
+
+
+def worker_count(files: int) -> int:
+    """Processes to validate ``files`` files with: one per core, at most one per file."""
+    cores = os.cpu_count() or 1
+    try:
+        cap = int(os.environ.get(WORKERS_VARIABLE, "") or cores)
+    except ValueError:
+        cap = cores
+    return max(1, min(cores, cap, files))
+
+
+def validate_in_order(
+    validate: Validate,
+    files: Sequence[tuple[str, Path]],
+    *,
+    progress: Callable[[Path], None] | None = None,
+    workers: int | None = None,
+) -> list[FileResult]:
+    """``validate(folder, path)`` for every file, in order; across processes when it pays.
+
+    ``workers`` forces the number of processes (1: all here); by default one per core, capped by
+    the ``SHEETSYNC_WORKERS`` environment variable, once the files are big enough to pay for them.
+
+    ``validate`` must be picklable (a module-level function or a ``functools.partial`` of one)
+    and must not raise for a bad file (consolidation's turns any error into ``not-processed``).
+    ``progress`` is called with each file's path as its result arrives, in order.  Should the
+    pool break (a worker killed), the files it has not answered are validated in this process.
+    """
+    if workers is None:
+        count = worker_count(len(files)) if _total_bytes(files) >= MIN_BYTES_FOR_POOL else 1
+    else:
+        count = max(1, min(workers, len(files)))
+    if count < 2 or len(files) < MIN_FILES_FOR_POOL:
+        return _in_process(validate, files, progress)
+    results: list[FileResult] = []
+    try:
+        with ProcessPoolExecutor(count, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(validate, folder, path) for folder, path in files]
+            for (_folder, path), future in zip(files, futures, strict=True):
+                results.append(future.result())
+                if progress is not None:
+                    progress(path)
+    except BrokenProcessPool:
+        log.warning(
+            "validation worker died; validating the remaining %d files here", len(files) - len(results)
+        )
+        results.extend(_in_process(validate, files[len(results) :], progress))
+    return results
+
+
+def _total_bytes(files: Sequence[tuple[str, Path]]) -> int:
+    total = 0
+    for _folder, path in files:
+        try:
+            total += path.stat().st_size
+        except OSError:
+            pass  # validation reports it
+    return total
+
+
+def _in_process(
+    validate: Validate, files: Sequence[tuple[str, Path]], progress: Callable[[Path], None] | None
+) -> list[FileResult]:
+    results: list[FileResult] = []
+    for folder, path in files:
+        if progress is not None:
+            progress(path)
+        results.append(validate(folder, path))
+    return results
+
+
+def validate_night(
+    register: Register,
+    files: Sequence[tuple[str, Path]],
+    validate: Validate,
+    *,
+    display_name: Callable[[Path], str],
+    progress: Callable[[Path], None] | None = None,
+    workers: int | None = None,
+) -> list[FileResult]:
+    """One result per file, in order: registered files from the register, the rest validated."""
+    results: list[FileResult | None] = []
+    todo: list[tuple[str, Path]] = []
+    for folder, path in files:
+        found = registered_result(register, folder, path, display_name(path))
+        results.append(found)
+        if found is None:
+            todo.append((folder, path))
+        elif progress is not None:
+            progress(path)
+    fresh = iter(validate_in_order(validate, todo, progress=progress, workers=workers))
+    return [found if found is not None else next(fresh) for found in results]
