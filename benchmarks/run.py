@@ -54,8 +54,10 @@ RUN_AT = datetime(2014, 11, 30, 2, 30)
 RERUN_AT = datetime(2014, 12, 1, 2, 30)
 
 MEASUREMENTS: dict[str, str] = {
-    "a": "(a) full consolidation, empty register",
-    "b": "(b) rerun after one changed file",
+    "a": "(a) register stage of a full consolidation, empty register",
+    "a+": "(a+) the whole night: register stage, evaluation and master",
+    "b": "(b) register stage of the rerun after one changed file",
+    "b+": "(b+) the whole rerun",
     "c": "(c) read floor: python-calamine",
     "d": "(d) pandas+openpyxl read, frictionless, concat",
     "e": "(e) XlsxWriter constant-memory, the master's cells",
@@ -63,11 +65,24 @@ MEASUREMENTS: dict[str, str] = {
 }
 
 # (name, numerator, denominator, target text, check); the check gets the ratio
+# The issue's targets are for "consolidation into the register": (a) and (b), the register stage.
+# The same ratios over the whole night, (a+) and (b+), are reported beside them for reference.
 TARGETS: tuple[tuple[str, str, str, str, Callable[[float], bool]], ...] = (
     ("consolidation / read floor (a/c)", "a", "c", "≤ 1.5", lambda r: r <= 1.5),
     ("user script / consolidation (d/a)", "d", "a", "≥ 15", lambda r: r >= 15),
     ("rerun / full run (b/a)", "b", "a", "≤ 0.10", lambda r: r <= 0.10),
     ("write_master / XlsxWriter floor (m/e)", "m", "e", "≤ 1.3", lambda r: r <= 1.3),
+    ("whole night / read floor (a+/c), for reference", "a+", "c", "(≤ 1.5 is a's)", lambda r: r <= 1.5),
+    ("user script / whole night (d/a+), for reference", "d", "a+", "(≥ 15 is a's)", lambda r: r >= 15),
+    ("whole rerun / whole night (b+/a+)", "b+", "a+", "≤ 0.10", lambda r: r <= 0.10),
+)
+# Phases of a consolidation that are not the register stage: what evaluation and the master add.
+NIGHT_PHASES = (
+    "register.current (load records)",
+    "evaluate (domain)",
+    "missing_submitters",
+    "list_draws",
+    "write_master",
 )
 REGISTER_WORK_TARGET = 2.0  # seconds, at province scale
 PEAK_TARGET_MB = 1536  # at national scale
@@ -84,20 +99,32 @@ def _rss_mb() -> float:
     return 0.0
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children that have ended (validation workers)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
 class _Clock:
-    """Wall and CPU time of one timed region, plus the process's memory around it."""
+    """Wall and CPU time of one timed region, plus the process's memory around it.
+
+    CPU time includes the worker processes consolidation validates files in (they end, and are
+    counted, before it returns); peak RSS is this process's alone.
+    """
 
     def __enter__(self) -> _Clock:
         self.rss_before = _rss_mb()
-        self.cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu0 = _cpu_seconds()
         self.t0 = time.perf_counter()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        self.cpu_seconds = (usage.ru_utime - self.cpu0.ru_utime) + (usage.ru_stime - self.cpu0.ru_stime)
-        self.peak_rss_mb = usage.ru_maxrss / 1024
+        self.cpu_seconds = _cpu_seconds() - self.cpu0
+        self.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     def result(self, **details: Any) -> dict[str, Any]:
         return {
@@ -146,12 +173,12 @@ def _stage_timers(
 
     def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started, cpu_started = time.perf_counter(), time.process_time()
+            started, cpu_started = time.perf_counter(), _cpu_seconds()
             try:
                 return function(*args, **kwargs)
             finally:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-                cpu[name] = cpu.get(name, 0.0) + time.process_time() - cpu_started
+                cpu[name] = cpu.get(name, 0.0) + _cpu_seconds() - cpu_started
 
         return wrapper
 
@@ -166,14 +193,39 @@ def _stage_timers(
 
         return merge_file
 
+    inside: list[str] = []  # the enclosing phase, for calls timed differently inside it
+
+    def ownership(function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            inside.append("ownership")
+            try:
+                return timed("ownership (_isolate, incl. its register reads)", function)(*args, **kwargs)
+            finally:
+                inside.pop()
+
+        return wrapper
+
+    def current(function: Callable[..., Any]) -> Callable[..., Any]:
+        loading = timed("register.current (load records)", function)
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return function(*args, **kwargs) if inside else loading(*args, **kwargs)
+
+        return wrapper
+
+    # validate_file, read_workbook and file_hash are timed only for files validated in this
+    # process: with several files they run in worker processes (sheetsync.validate_parallel),
+    # and "validate all files" is the wall time of the whole step
     patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
         (validation, "read_workbook", lambda f: timed("read (calamine, in validate)", f)),
         (validation, "file_hash", lambda f: timed("hash files", f)),
+        (consolidation, "_validate_all", lambda f: timed("validate all files (skip, validate, check)", f)),
         (consolidation, "validate_file", lambda f: timed("validate_file (incl. read, hash)", f)),
         (consolidation, "check_references", lambda f: timed("check_references (run-wide)", f)),
+        (consolidation, "_isolate", ownership),
         (consolidation, "merge_file", per_file),
         (Register, "current_keys", lambda f: timed("register.current_keys", f)),
-        (Register, "current", lambda f: timed("register.current (load records)", f)),
+        (Register, "current", current),
         (consolidation, "evaluate", lambda f: timed("evaluate (domain)", f)),
         (consolidation, "missing_submitters", lambda f: timed("missing_submitters", f)),
         (consolidation, "list_draws", lambda f: timed("list_draws", f)),
@@ -238,17 +290,29 @@ def measure_consolidation(
         with open(f"{keep_master}.input.pickle", "wb") as handle:
             pickle.dump(given, handle, protocol=pickle.HIGHEST_PROTOCOL)
     phases["merge_file (all files)"] = sum(merges.values())
-    nested = ("read (calamine, in validate)", "hash files")
+    nested = (
+        "read (calamine, in validate)",
+        "hash files",
+        "validate_file (incl. read, hash)",
+        "check_references (run-wide)",
+        "ownership (_isolate, incl. its register reads)",
+        "register.current_keys",
+    )  # all inside "validate all files"
     phases["other"] = clock.seconds - sum(s for name, s in phases.items() if name not in nested)
     cpu["other"] = clock.cpu_seconds - sum(
         s for name, s in cpu.items() if name in phases and name not in (*nested, "other")
     )
+    # the register stage: everything but what evaluation and the master add
+    register_stage = clock.seconds - sum(phases.get(name, 0.0) for name in NIGHT_PHASES)
+    register_stage_cpu = clock.cpu_seconds - sum(cpu.get(name, 0.0) for name in NIGHT_PHASES)
     changed = {
         name: round(seconds, 3) for name, seconds in merges.items() if replace and name.startswith("changes/")
     }
     changed_cpu = {name: round(cpu[f"merge_file {name}"], 3) for name in changed}
     problems = sum(len(outcome.result.problems) for outcome in report.files)
     return clock.result(
+        register_stage_seconds=round(register_stage, 3),
+        register_stage_cpu_seconds=round(register_stage_cpu, 3),
         files=len(report.files),
         rows_accepted=sum(outcome.result.rows_accepted for outcome in report.files),
         rows_rejected=sum(outcome.result.rows_rejected for outcome in report.files),
@@ -571,16 +635,18 @@ def run_benchmark(
     if "a" in only or "b" in only or "e" in only or "m" in only:
         say("(a) full consolidation …")
         master_a = str(work / "master_a.xlsx")
-        results["a"] = _in_child(
+        results["a+"] = _in_child(
             measure_consolidation, str(root), url_a, RUN_AT, None, master_a, isolate=isolate
         )
+        results["a"] = register_stage(results["a+"])
     if "b" in only:
         say("(b) rerun after one changed file …")
         url_b = _copy_register(register_a, work, "register_b")
         changed = manifest["changed"]
         replace = {str(root / changed["original"]): str(root / changed["path"])}
-        results["b"] = _in_child(measure_consolidation, str(root), url_b, RERUN_AT, replace, isolate=isolate)
-        results["b"]["details"]["edits"] = changed["edits"]
+        results["b+"] = _in_child(measure_consolidation, str(root), url_b, RERUN_AT, replace, isolate=isolate)
+        results["b+"]["details"]["edits"] = changed["edits"]
+        results["b"] = register_stage(results["b+"])
     if "c" in only:
         say("(c) read floor …")
         results["c"] = _in_child(measure_read_floor, paths, isolate=isolate)
@@ -625,9 +691,29 @@ def run_benchmark(
     }
 
 
+def register_stage(whole: dict[str, Any]) -> dict[str, Any]:
+    """(a) out of (a+): the same run's register stage (its peak memory is the whole run's)."""
+    details = whole["details"]
+    return {
+        "seconds": details["register_stage_seconds"],
+        "cpu_seconds": details["register_stage_cpu_seconds"],
+        "peak_rss_mb": whole["peak_rss_mb"],
+        "rss_before_mb": whole["rss_before_mb"],
+        "details": details,
+    }
+
+
 def ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
-    pairs = [("a/c", "a", "c"), ("d/a", "d", "a"), ("b/a", "b", "a"), ("m/e", "m", "e")]
+    pairs = [
+        ("a/c", "a", "c"),
+        ("d/a", "d", "a"),
+        ("b/a", "b", "a"),
+        ("m/e", "m", "e"),
+        ("a+/c", "a+", "c"),
+        ("d/a+", "d", "a+"),
+        ("b+/a+", "b+", "a+"),
+    ]
     for name, top, bottom in pairs:
         if top in results and bottom in results:
             out[name] = {
@@ -665,17 +751,26 @@ def targets(results: dict[str, Any], corpus: str) -> list[dict[str, Any]]:
                 }
             )
     if "b" in results:
-        changed = results["b"]["details"]["changed_file_merge_seconds"]
-        changed_cpu = results["b"]["details"].get("changed_file_merge_cpu_seconds", {})
-        value = round(sum(changed.values()), 3)
+        value = results["b"]["seconds"]
         applies = corpus == "province"
         rows.append(
             {
-                "target": "rerun register work (merge of the changed file), s",
+                "target": "rerun register work (register stage of (b)), s",
                 "value": value,
-                "cpu_value": round(sum(changed_cpu.values()), 3) if changed_cpu else None,
+                "cpu_value": results["b"]["cpu_seconds"],
                 "wanted": f"≤ {REGISTER_WORK_TARGET:g} s at province scale",
                 "met": bool(value <= REGISTER_WORK_TARGET) if applies else None,
+            }
+        )
+        changed = results["b"]["details"]["changed_file_merge_seconds"]
+        changed_cpu = results["b"]["details"].get("changed_file_merge_cpu_seconds", {})
+        rows.append(
+            {
+                "target": "  of which merge of the changed file, s",
+                "value": round(sum(changed.values()), 3),
+                "cpu_value": round(sum(changed_cpu.values()), 3) if changed_cpu else None,
+                "wanted": "(part of the above)",
+                "met": None,
             }
         )
     if "a" in results:
@@ -731,10 +826,17 @@ def results_markdown(result: dict[str, Any]) -> str:
     for row in result["targets"]:
         cpu = "" if row["cpu_value"] is None else _number(row["cpu_value"])
         met = {True: "yes", False: "**no**", None: "n/a at this scale"}[row["met"]]
+        if row["wanted"].startswith("("):  # reported beside a target, not a target itself
+            met = "" if row["met"] is None else f"({met.strip('*')})"
         lines.append(f"| {row['target']} | {_number(row['value'])} | {cpu} | {row['wanted']} | {met} |")
     a = result["measurements"].get("a")
     if a is not None:
-        lines += ["", f"(a) phases, {_phases_unit(a['details'])}: {_phases_text(a['details'])}."]
+        lines += [
+            "",
+            f"(a) register stage = (a+) minus {', '.join(NIGHT_PHASES)}: "
+            f"{a['seconds']:.2f} s wall, {a['cpu_seconds']:.2f} s CPU; peak RSS is the whole run's.",
+            f"(a+) phases, {_phases_unit(a['details'])}: {_phases_text(a['details'])}.",
+        ]
         lines.append(
             f"(a) {a['details']['rows_accepted']:,} rows accepted, {a['details']['rows_rejected']:,} rejected, "
             f"{a['details']['problems']:,} problems; master {a['details']['master_bytes'] / 1e6:.1f} MB."
@@ -742,7 +844,8 @@ def results_markdown(result: dict[str, Any]) -> str:
     b = result["measurements"].get("b")
     if b is not None:
         lines.append(
-            f"(b) phases, {_phases_unit(b['details'])}: {_phases_text(b['details'])}; edits in the changed file: "
+            f"(b+) phases, {_phases_unit(b['details'])}: {_phases_text(b['details'])}; "
+            f"{b['details']['already_registered']} files skipped as already registered; edits in the changed file: "
             f"{b['details']['edits']}."
         )
     e, mm = result["measurements"].get("e"), result["measurements"].get("m")

@@ -68,19 +68,22 @@ def test_harness_measures_everything_and_writes_a_results_block(corpus: Path, tm
     result = run.run_benchmark(corpus, only=only, isolate=False)
 
     measurements = result["measurements"]
-    assert set(measurements) == set(only)
+    assert set(measurements) == set(only) | {"a+", "b+"}
     for item in measurements.values():
         assert item["seconds"] >= 0 and item["cpu_seconds"] >= 0 and item["peak_rss_mb"] > 0
     a, b = measurements["a"]["details"], measurements["b"]["details"]
     assert a["files"] == 3 and a["rows_rejected"] > 0 and a["merged_inserted"] > 0
-    assert "write_master" in a["phases"] and "validate_file (incl. read, hash)" in a["phases"]
+    assert "write_master" in a["phases"] and "validate all files (skip, validate, check)" in a["phases"]
+    # (a) is the register stage of the same run as (a+): the whole night less evaluation and master
+    assert 0 < measurements["a"]["seconds"] < measurements["a+"]["seconds"]
+    assert 0 < measurements["b"]["seconds"] < measurements["b+"]["seconds"]
     assert b["already_registered"] == 2  # only the changed file is new
     assert len(b["changed_file_merge_seconds"]) == 1 and b["merged_updated"] > 0
     assert measurements["c"]["details"]["cells"] > 0
     master = run.count_cells(str(corpus / run.WORK / "master_a.xlsx"))
     assert measurements["e"]["details"]["cells_by_sheet"] == master  # exactly the master's cells
     assert measurements["m"]["details"]["cells_by_sheet"] == master  # the same master again
-    assert {"a/c", "b/a", "m/e"} <= set(result["ratios"])
+    assert {"a/c", "b/a", "m/e", "a+/c", "b+/a+"} <= set(result["ratios"])
     assert any(row["target"].startswith("rerun register work") for row in result["targets"])
 
     path = tmp_path / "RESULTS.md"
@@ -93,7 +96,7 @@ def test_harness_measures_everything_and_writes_a_results_block(corpus: Path, tm
     )
     assert len(headings) == 2
     assert re.search(r"^Machine: .+, \d+ cores, [\d.]+ GB RAM; Python 3", text, re.M)
-    for key in only:
+    for key in [*only, "a+", "b+"]:
         label = re.escape(run.MEASUREMENTS[key])
         assert re.search(rf"^\| {label}.* \| \d+\.\d\d \| \d+\.\d\d \| \d+ \|$", text, re.M), key
     assert re.search(
