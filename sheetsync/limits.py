@@ -425,6 +425,9 @@ _CELL_TAG = re.compile(rb"<" + _NAME + rb"c((?:\s+[\w:.-]+\s*=\s*(?:\"[^\"<]*\"|
 _ATTR = re.compile(rb"([\w:.-]+)\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)')")
 _REF = re.compile(rb"([A-Z]{1,7})([1-9][0-9]{0,9})")
 _ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
+# the start of a cell as Excel, WPS, LibreOffice, openpyxl and XlsxWriter all write it: no prefix,
+# its reference first, in double quotes; a chunk whose every cell starts so is bounded in bulk
+_PLAIN_CELL_REF = re.compile(rb'<c r="([A-Z]{1,7})([1-9][0-9]{0,9})"[\s/>]')
 _VALUE = re.compile(rb"<" + _NAME + rb"v(?:\s[^>]*)?>([^<]{0,64})</" + _NAME + rb"v>")
 _SERIAL_60 = re.compile(rb"<" + _NAME + rb"v(?:\s[^>]*)?>60(?:\.[0-9]+)?</")
 _SST_TAG = re.compile(rb"<" + _NAME + rb"sst(?=[\s/>])([^>]*)>")
@@ -537,6 +540,39 @@ class _PartScanner:
                 self.sheet.leap_days.add(position)
 
     def _bound(self, data: bytes) -> None:
+        if not self._bound_plain(data):
+            self._bound_any(data)
+
+    def _bound_plain(self, data: bytes) -> bool:
+        """Bound a chunk whose cells all start the usual way, reading only their references.
+
+        Same extents, far reference and error cells as :meth:`_bound_any`, at a fraction of its
+        cost on real files; False (nothing counted) when any cell is written otherwise.
+        """
+        refs = _PLAIN_CELL_REF.findall(data)
+        if len(refs) != len(_CELL_START.findall(data)):
+            return False
+        sheet = self.sheet
+        sheet.cells += len(refs)
+        min_row, min_col = sheet.min_row, sheet.min_col
+        max_row, max_col, far_ref = sheet.max_row, sheet.max_col, sheet.far_ref
+        for letters, digits in refs:
+            row, col = int(digits) - 1, column_index(letters)
+            if min_row is None or row < min_row:
+                min_row = row
+            if min_col is None or col < min_col:
+                min_col = col
+            if row > max_row or col > max_col:
+                max_row, max_col = max(max_row, row), max(max_col, col)
+                far_ref = (letters + digits).decode("ascii")
+        sheet.min_row, sheet.min_col = min_row, min_col
+        sheet.max_row, sheet.max_col, sheet.far_ref = max_row, max_col, far_ref
+        if (b'"e"' in data or b"'e'" in data) and _ERROR_TYPE.search(data):
+            for tag in _CELL_TAG.finditer(data):
+                self._error_cell(data, tag, _attributes(tag))
+        return True
+
+    def _bound_any(self, data: bytes) -> None:
         sheet = self.sheet
         for start in _CELL_START.finditer(data):
             sheet.cells += 1
