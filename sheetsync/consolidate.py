@@ -373,8 +373,8 @@ def _isolate(outcomes: list[FileOutcome], profile: Profile, register: Register) 
     enterprises, trainings = dict(ownership.enterprises), dict(ownership.trainings)
     for outcome in outcomes:
         submitter = profile.submitter(outcome.result.submitter or outcome.submitter)
-        if submitter is None:
-            continue
+        if submitter is None or not any(sheet.valid_rows for sheet in outcome.result.sheets):
+            continue  # nothing to keep it from (a file already registered, or all rows refused)
         check_ownership(outcome.result, submitter, Ownership(enterprises=enterprises, trainings=trainings))
         for sheet in outcome.result.sheets:
             for row in sheet.valid_rows:

@@ -10,7 +10,8 @@ Pure functions of a file's rows and facts from the register.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections import ChainMap
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 
 from sheetsync.errors import Problem
@@ -73,9 +74,10 @@ class _Checker:
         self.ownership = ownership
         sheets = {sheet.sheet_name: sheet for sheet in result.sheets}
         self.sheets = sheets
-        # the file's own enterprise rows speak for themselves once they pass
-        self.enterprises = dict(ownership.enterprises)
-        self.trainings = dict(ownership.trainings)
+        # the file's own enterprise rows speak for themselves once they pass; an overlay, not a
+        # copy: copying the register's every enterprise for each file of a night was quadratic
+        self.enterprises: MutableMapping[str, EnterpriseFacts] = ChainMap({}, ownership.enterprises)
+        self.trainings: MutableMapping[str, str] = ChainMap({}, ownership.trainings)
 
     def run(self) -> None:
         self._sheet(Enterprise.sheet_name, self._enterprise)
