@@ -41,7 +41,7 @@ from sheetsync.render_master import write_master
 from sheetsync.schemas import SHEETS, Enterprise, Training
 from sheetsync.schemas.stamp import period_of
 from sheetsync.status import missing_submitters
-from sheetsync.store import Register, open_register
+from sheetsync.store import Register, encode_key, open_register
 from sheetsync.validate import References, check_references, enterprise_keys, validate_file
 from sheetsync.validate_parallel import validate_night
 
@@ -367,10 +367,11 @@ def _isolate(outcomes: list[FileOutcome], profile: Profile, register: Register) 
     What an earlier file of the night registered counts as owned by its submitter for the later
     files, exactly as if it had been in the register already.
     """
-    ownership = ownership_from_register(
-        register.current(Enterprise.sheet_name), register.current(Training.sheet_name)
-    )
-    enterprises, trainings = dict(ownership.enterprises), dict(ownership.trainings)
+    checked = [outcome for outcome in outcomes if any(sheet.valid_rows for sheet in outcome.result.sheets)]
+    if not checked:
+        return
+    ownership = ownership_from_register((), register.current(Training.sheet_name))
+    enterprises, trainings = _registered_facts(register, checked), dict(ownership.trainings)
     for outcome in outcomes:
         submitter = profile.submitter(outcome.result.submitter or outcome.submitter)
         if submitter is None or not any(sheet.valid_rows for sheet in outcome.result.sheets):
@@ -383,6 +384,24 @@ def _isolate(outcomes: list[FileOutcome], profile: Profile, register: Register) 
                     enterprises.setdefault(record.uscc, EnterpriseFacts.of(record))
                 elif isinstance(record, Training) and record.training_id is not None:
                     trainings.setdefault(record.training_id, submitter.name)
+
+
+def _registered_facts(register: Register, outcomes: list[FileOutcome]) -> dict[str, EnterpriseFacts]:
+    """The register's facts on just the enterprises the night's rows name.
+
+    Loading every enterprise of the register made a rerun with one changed file pay for the
+    whole register; a row can only be judged by the enterprise it names.
+    """
+    codes = {
+        str(code)
+        for outcome in outcomes
+        for sheet in outcome.result.sheets
+        for row in sheet.valid_rows
+        if (code := getattr(row.record, "uscc", None)) is not None
+    }
+    with register.engine.connect() as conn:
+        found = register.load_current(conn, Enterprise.sheet_name, (encode_key((code,)) for code in codes))
+    return {str(current.data["uscc"]): EnterpriseFacts.of_data(current.data) for current in found.values()}
 
 
 def _blank_template(result: FileResult) -> bool:

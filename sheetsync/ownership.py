@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from sheetsync.errors import Problem
 from sheetsync.profile import Submitter
@@ -36,6 +37,11 @@ class EnterpriseFacts:
     @classmethod
     def of(cls, record: Enterprise) -> EnterpriseFacts:
         return cls(record.district, record.category, record.audit_type)
+
+    @classmethod
+    def of_data(cls, data: Mapping[str, Any]) -> EnterpriseFacts:
+        """From a register record's stored fields."""
+        return cls(data.get("district"), data.get("category"), data.get("audit_type"))
 
 
 @dataclass(frozen=True)
@@ -175,12 +181,7 @@ def ownership_from_register(
     enterprises: Iterable[StoredRecord], trainings: Iterable[StoredRecord]
 ) -> Ownership:
     """The facts ownership needs, from the register's current 企业名录 and 培训活动 records."""
-    facts = {
-        str(stored.data["uscc"]): EnterpriseFacts(
-            stored.data.get("district"), stored.data.get("category"), stored.data.get("audit_type")
-        )
-        for stored in enterprises
-    }
+    facts = {str(stored.data["uscc"]): EnterpriseFacts.of_data(stored.data) for stored in enterprises}
     owners = {str(stored.data["training_id"]): stored.submitter for stored in trainings}
     return Ownership(enterprises=facts, trainings=owners)
 

@@ -112,3 +112,31 @@ def test_the_office_may_change_anything(tmp_path: Path) -> None:
         tmp_path / "a.xlsx", {"企业名录": [HEADERS, enterprise(A, "越秀区"), enterprise(B, "荔湾区")]}
     )
     assert problems(checked(path, OFFICE, registered)) == []
+
+
+def test_a_later_night_judges_rows_by_the_registers_owner(tmp_path: Path) -> None:
+    """Through consolidation: the register's facts on the enterprises a file names decide."""
+    from datetime import date
+
+    from sheetsync.consolidate import consolidate
+    from sheetsync.drive import Drive
+    from sheetsync.store import open_register
+
+    drive = Drive(tmp_path / "drive")
+    first = drive.submitter_folder("越秀区")
+    first.mkdir(parents=True)
+    write_xlsx(first / "越秀区.xlsx", {"企业名录": [HEADERS, enterprise(A, "越秀区")]})
+    consolidate(drive, PROFILE, as_of=date(2014, 11, 30))
+
+    second = drive.submitter_folder("海珠区")
+    second.mkdir(parents=True)
+    sheets = {
+        "企业名录": [HEADERS, enterprise(B, "海珠区")],
+        "审核进度": [["统一社会信用代码", "审核轮次", "审核方式"], [A, 1, "全面审核"], [B, 1, "全面审核"]],
+    }
+    write_xlsx(second / "海珠区.xlsx", sheets)
+    report = consolidate(drive, PROFILE, as_of=date(2014, 12, 1))
+    (outcome,) = [o for o in report.files if o.submitter == "海珠区"]
+    assert [(p.sheet, p.cell) for p in problems(outcome.result)] == [("审核进度", "A2")]
+    audits = open_register(drive.register_url).current("审核进度")
+    assert [record.data["uscc"] for record in audits] == [B]
