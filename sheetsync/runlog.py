@@ -117,12 +117,19 @@ def run_log(drive: Drive, started: datetime) -> Iterator[tuple[Path, logging.Log
 
 
 def _free(path: Path) -> Path:
-    """Two runs in one second (the second refused as busy) must not share a log file."""
+    """Two runs in one second (the second refused as busy) must not share a log file.
+
+    The name is claimed by creating the file exclusively: two processes that both saw it free
+    cannot both create it, so the loser takes the next number.
+    """
     candidate, counter = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.stem}-{counter}{path.suffix}")
-        counter += 1
-    return candidate
+    while True:
+        try:
+            with candidate.open("x", encoding="utf-8"):
+                return candidate
+        except FileExistsError:
+            candidate = path.with_name(f"{path.stem}-{counter}{path.suffix}")
+            counter += 1
 
 
 # ---------------------------------------------------------------------------- records
