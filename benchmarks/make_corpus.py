@@ -317,17 +317,10 @@ class _People:
         return f"0{self.rng.randint(20, 999)}-{self.rng.randint(2000000, 89999999)}"
 
     def mobile(self) -> str:
-        return f"1{self.rng.choice(('38', '39', '35', '37', '50', '58', '86', '89', '33'))}{self.rng.randint(10_000_000, 99_999_999)}"
+        return demo.mobile_number(self.rng)
 
     def phone(self) -> Any:
-        roll = self.rng.random()
-        if roll < 0.55:
-            return self.landline()
-        if roll < 0.85:
-            return self.mobile()
-        if roll < 0.93:
-            return int(self.mobile())  # Excel turned it into a number
-        return f"{self.landline()}、{self.mobile()}"
+        return demo.phone_number(self.rng, self.landline)
 
 
 class _Codes:

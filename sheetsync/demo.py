@@ -95,6 +95,26 @@ TITLE_LAPSED = "lapsed"  # expired, no renewal applied for
 NATIONAL_LISTING_MONTHS: dict[Stage, int] = {Stage.STARTED: 2, Stage.REPORTED: 12}
 
 
+_MOBILE_PREFIXES = ("38", "39", "35", "37", "50", "58", "86", "89", "33")
+
+
+def mobile_number(rng: random.Random) -> str:
+    return f"1{rng.choice(_MOBILE_PREFIXES)}{rng.randint(10_000_000, 99_999_999)}"
+
+
+def phone_number(rng: random.Random, landline: Callable[[], str]) -> Any:
+    """A contact phone as officers type it: a landline, a mobile, a mobile Excel turned into a
+    number, or both in one cell. The demo and the benchmark corpora differ only in landlines."""
+    roll = rng.random()
+    if roll < 0.55:
+        return landline()
+    if roll < 0.85:
+        return mobile_number(rng)
+    if roll < 0.93:
+        return int(mobile_number(rng))  # Excel turned it into a number
+    return f"{landline()}、{mobile_number(rng)}"
+
+
 class Mistake(NamedTuple):
     """One deliberate mistake: where it is and the error code the validator must report for it."""
 
@@ -581,17 +601,10 @@ class DemoBuilder:
         return self.rng.choice((f"020-{number}", f"020-{number}", f"(020){number}", f"020 {number}"))
 
     def mobile(self) -> str:
-        return f"1{self.rng.choice(('38', '39', '35', '37', '50', '58', '86', '89', '33'))}{self.rng.randint(10_000_000, 99_999_999)}"
+        return mobile_number(self.rng)
 
     def phone(self) -> Any:
-        roll = self.rng.random()
-        if roll < 0.55:
-            return self.landline()
-        if roll < 0.85:
-            return self.mobile()
-        if roll < 0.93:
-            return int(self.mobile())  # Excel turned it into a number
-        return f"{self.landline()}、{self.mobile()}"
+        return phone_number(self.rng, self.landline)
 
     def credit_code(self, division: str, org_type: str = "91") -> str:
         while True:
