@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import xlsxwriter
 
-from sheetsync.schemas.stamp import STAMP_LABELS, STAMP_SHEET
+from tests.hostile.make_hostile import write_stamp
 
 # Real credit codes (public registrations), all with a valid GB 32100-2015 check character.
 REAL_CODES = (
@@ -47,12 +47,7 @@ def write_xlsx(
                 else:
                     sheet.write(r, c, value)
     if stamp is not None:
-        sheet = book.add_worksheet(STAMP_SHEET)
-        labels = {field: label for label, field in STAMP_LABELS.items()}
-        for r, (field, value) in enumerate(stamp.items()):
-            sheet.write_string(r, 0, labels[field])
-            sheet.write_string(r, 1, value)
-        sheet.very_hidden()
+        write_stamp(book, stamp)
     book.close()
     return path
 

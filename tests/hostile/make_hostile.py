@@ -83,14 +83,19 @@ def write_book(
         if name in hidden:
             sheet.hide()
     if stamp is not None:
-        sheet = book.add_worksheet(STAMP_SHEET)
-        labels = {field: label for label, field in STAMP_LABELS.items()}
-        for r, (field, value) in enumerate(stamp.items()):
-            sheet.write_string(r, 0, labels[field])
-            sheet.write_string(r, 1, value)
-        sheet.very_hidden()
+        write_stamp(book, stamp)
     book.close()
     return path
+
+
+def write_stamp(book: xlsxwriter.Workbook, stamp: Mapping[str, str]) -> None:
+    """The very hidden 填报信息 sheet a template carries: submitter, period, template version."""
+    sheet = book.add_worksheet(STAMP_SHEET)
+    labels = {field: label for label, field in STAMP_LABELS.items()}
+    for r, (field, value) in enumerate(stamp.items()):
+        sheet.write_string(r, 0, labels[field])
+        sheet.write_string(r, 1, value)
+    sheet.very_hidden()
 
 
 def _write_cell(sheet: Any, r: int, c: int, value: Any, date_format: Any) -> None:
