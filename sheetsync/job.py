@@ -86,6 +86,13 @@ def _resolve(base: Path, value: str | Path) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else base / path))
 
 
+def _beside_job_file(value: Any, info: ValidationInfo) -> Any:
+    """A path given in the job file, relative to the job file's folder; anything else as given."""
+    if isinstance(value, str | Path) and str(value).strip():
+        return _resolve(_base(info), value)
+    return value
+
+
 def _sheet_key(value: Any) -> Any:
     """A key as pasted: the bare key, or the whole address copied from the browser."""
     if not isinstance(value, str):
@@ -120,9 +127,7 @@ class GoogleConfig(BaseModel):
     @field_validator("service_account", mode="before")
     @classmethod
     def _path_from_job_file(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str | Path) and str(value).strip():
-            return _resolve(_base(info), value)
-        return value
+        return _beside_job_file(value, info)
 
     @field_validator("endpoint", mode="before")
     @classmethod
@@ -194,9 +199,7 @@ class JobConfig(BaseModel):
     @field_validator("drive", "master_path", mode="before")
     @classmethod
     def _path_from_job_file(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str | Path) and str(value).strip():
-            return _resolve(_base(info), value)
-        return value
+        return _beside_job_file(value, info)
 
     @field_validator("profile", mode="before")
     @classmethod
