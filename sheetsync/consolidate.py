@@ -294,7 +294,7 @@ def _merge_one(register: Register, conn: Connection, outcome: FileOutcome, recei
     by an earlier run or earlier in this one) changes nothing.  If rolling back to the savepoint
     fails too, the transaction is unusable: that error ends the run with nothing committed.
     """
-    if _was_not_processed(outcome.result):
+    if outcome.result.not_processed:
         # validation itself failed: no submission is recorded, or next night the same bytes would
         # count as already registered and the retry the submitter was promised would never merge
         outcome.already_registered = False
@@ -316,10 +316,6 @@ def _merge_one(register: Register, conn: Connection, outcome: FileOutcome, recei
         _not_processed(outcome.result, error)
     else:
         savepoint.commit()
-
-
-def _was_not_processed(result: FileResult) -> bool:
-    return any(problem.code == "not-processed" for problem in result.problems)
 
 
 def _not_processed(result: FileResult, error: Exception) -> None:
@@ -367,15 +363,16 @@ def _isolate(outcomes: list[FileOutcome], profile: Profile, register: Register) 
     What an earlier file of the night registered counts as owned by its submitter for the later
     files, exactly as if it had been in the register already.
     """
+    # a file with no valid rows (already registered, or all refused) has nothing to keep it from
     checked = [outcome for outcome in outcomes if any(sheet.valid_rows for sheet in outcome.result.sheets)]
     if not checked:
         return
     ownership = ownership_from_register((), register.current(Training.sheet_name))
     enterprises, trainings = _registered_facts(register, checked), dict(ownership.trainings)
-    for outcome in outcomes:
+    for outcome in checked:
         submitter = profile.submitter(outcome.result.submitter or outcome.submitter)
-        if submitter is None or not any(sheet.valid_rows for sheet in outcome.result.sheets):
-            continue  # nothing to keep it from (a file already registered, or all rows refused)
+        if submitter is None:
+            continue
         check_ownership(outcome.result, submitter, Ownership(enterprises=enterprises, trainings=trainings))
         for sheet in outcome.result.sheets:
             for row in sheet.valid_rows:

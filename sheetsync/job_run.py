@@ -72,7 +72,7 @@ class NightHandler:
 
     def __call__(self, outcome: FileOutcome, path: Path) -> None:
         self._answer(outcome, path)
-        if any(p.code == "not-processed" for p in outcome.result.problems):
+        if outcome.result.not_processed:
             # stays put, tried again next night (a Google sheet is read afresh then)
             self.moves[outcome.result.path] = "google" if path in self.snapshots else "inbox"
             return

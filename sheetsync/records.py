@@ -123,6 +123,11 @@ class FileResult:
         return not any(p.code in ("unreadable-file", "unsupported-file") for p in self.problems)
 
     @property
+    def not_processed(self) -> bool:
+        """Validating or merging it failed this night: nothing of it is registered, it is tried again."""
+        return any(p.code == "not-processed" for p in self.problems)
+
+    @property
     def rows_accepted(self) -> int:
         if self.registered is not None:
             return self.registered.rows_accepted
