@@ -42,7 +42,13 @@ from sheetsync.schemas import SHEETS, Enterprise, Training
 from sheetsync.schemas.stamp import period_of
 from sheetsync.status import missing_submitters
 from sheetsync.store import Register, encode_key, open_register
-from sheetsync.validate import References, check_references, enterprise_keys, validate_file
+from sheetsync.validate import (
+    References,
+    check_references,
+    enterprise_keys,
+    referenced_keys,
+    validate_file,
+)
 from sheetsync.validate_parallel import validate_night
 
 log = logging.getLogger(__name__)
@@ -199,9 +205,8 @@ def consolidate(
             records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
             view = evaluate(records, profile, as_of)
             period = period_of(as_of, frequency or profile.reporting)
-            missing = missing_submitters(
-                register.submissions(conn=conn), profile, period, frequency=frequency
-            )
+            submissions = register.submissions(conn=conn)  # this night's included
+            missing = missing_submitters(submissions, profile, period, frequency=frequency)
             report = Consolidation(
                 run=run, master_path=target, files=outcomes, view=view, missing_submitters=missing
             )
@@ -218,7 +223,13 @@ def consolidate(
                 after_commit(outcome, outcome.source)
         try:
             report.master_path = _write_master(
-                register, report, records, target, publish, max_register_rows=max_register_rows
+                register,
+                report,
+                records,
+                submissions,
+                target,
+                publish,
+                max_register_rows=max_register_rows,
             )
         except Exception as error:
             log.exception("writing the master %s failed", target)
@@ -256,6 +267,7 @@ def _write_master(
     register: Register,
     report: Consolidation,
     records: dict[str, list[StoredRecord]],
+    submissions: list[dict[str, Any]],
     target: Path,
     publish: Callable[[Path], Path] | None,
     *,
@@ -273,7 +285,7 @@ def _write_master(
         view=report.view,
         panel_draws=list_draws(register),
         missing_submitters=report.missing_submitters,
-        submissions=register.submissions(),  # earlier conflicts stay on 冲突待处理 until replaced
+        submissions=submissions,  # earlier conflicts stay on 冲突待处理 until replaced
         published_path=target,  # split register workbooks are named after, and put beside, it
         max_register_rows=max_register_rows,
     )
@@ -348,7 +360,9 @@ def _validate_all(
     ]
     # a blank template waiting in a folder (as `sheetsync init` leaves one) is not a submission
     outcomes = [outcome for outcome in outcomes if not _blank_template(outcome.result)]
-    known = register.current_keys(Enterprise.sheet_name) | enterprise_keys(o.result for o in outcomes)
+    night = enterprise_keys(outcome.result for outcome in outcomes)
+    named = referenced_keys((outcome.result for outcome in outcomes), Enterprise) - night
+    known = night | register.existing_keys(Enterprise.sheet_name, named)
     for outcome in outcomes:
         check_references(
             outcome.result, References(keys={Enterprise.sheet_name: known}), targets=[Enterprise]

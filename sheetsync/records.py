@@ -95,7 +95,7 @@ FILE_STATUS_LABELS: dict[FileStatus, str] = {
 class RegisteredFile:
     """What the register recorded for a file whose very bytes it already holds.
 
-    Such a file is not validated again (see :func:`sheetsync.validate_parallel.registered_result`):
+    Such a file is not validated again (see :func:`sheetsync.validate_parallel.registered_results`):
     its result carries the status, counts and problems recorded the first time instead.
     """
 

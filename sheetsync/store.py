@@ -36,6 +36,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy import (
     Boolean,
     Column,
@@ -59,6 +60,7 @@ from sqlalchemy import (
     select,
     text,
     true,
+    tuple_,
     update,
 )
 from sqlalchemy.engine import URL, make_url
@@ -560,6 +562,21 @@ class Register:
         with self._reading(conn) as reader:
             return {decode_key(text) for text in reader.scalars(query)}
 
+    def existing_keys(
+        self, sheet_name: str, keys: Iterable[tuple[Any, ...]], *, conn: Connection | None = None
+    ) -> set[tuple[Any, ...]]:
+        """Which of ``keys`` the sheet has a current record for, looked up key by key in chunks.
+
+        A night names a few of the register's enterprises; :meth:`current_keys` would decode
+        every one of them (100,000 at province scale) to answer for those few.
+        """
+        by_text = {encode_key(key): key for key in keys}
+        if not by_text:
+            return set()
+        with self._reading(conn) as reader:
+            found = self.load_current(reader, sheet_name, by_text)
+        return {by_text[text] for text in found}
+
     def history(
         self, sheet_name: str, key: Sequence[Any], *, conn: Connection | None = None
     ) -> list[StoredRecord]:
@@ -679,18 +696,24 @@ class Register:
         with self._reading(conn) as reader:
             return reader.scalar(query)
 
-    def registered_submission(
-        self, submitter: str, file_hash: str, *, conn: Connection | None = None
-    ) -> dict[str, Any] | None:
-        """The submission of these bytes by this submitter, as :meth:`submissions` gives it, or None.
+    def registered_submissions(
+        self, wanted: Iterable[tuple[str, str]], *, conn: Connection | None = None
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Each (submitter, file hash) pair that was submitted before, as :meth:`submissions` gives it.
 
-        Consolidation asks before validating a file, so that a file already merged is not read again.
+        Consolidation asks before validating, so that a file already merged is not read again; a
+        rerun asks for every file still in the inbox, and one query per file cost more than the
+        rest of the rerun's register work.
         """
         table = submissions_table
-        query = select(table).where(table.c.submitter == submitter, table.c.file_hash == file_hash)
+        pair = tuple_(table.c.submitter, table.c.file_hash)
+        query = select(table).where(pair.in_(bindparam("pairs", expanding=True)))
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         with self._reading(conn) as reader:
-            row = reader.execute(query).mappings().first()
-        return None if row is None else _submission_dict(row)
+            for chunk in _chunks(sorted(set(wanted)), LOOKUP_CHUNK):
+                for row in reader.execute(query, {"pairs": list(chunk)}).mappings():
+                    found[(row["submitter"], row["file_hash"])] = _submission_dict(row)
+        return found
 
     def add_submission(
         self, conn: Connection, result: FileResult, *, file_name: str, received_at: datetime
@@ -809,10 +832,16 @@ def _holder(conn: Connection, key: int) -> str | None:
     return ",".join(parts)
 
 
+# Problems are validated straight from their stored JSON: a rerun reads back every file's
+# problems (28,000 at province scale), and pydantic-core parsing the text itself costs a third
+# of json.loads followed by model_validate per problem, with the same checks.
+_PROBLEM_LIST: TypeAdapter[list[Problem]] = TypeAdapter(list[Problem])
+
+
 def _submission_dict(row: Any) -> dict[str, Any]:
     data = {key: value for key, value in row.items() if key != "problems_json"}
     data["status"] = FileStatus(row["status"])
-    data["problems"] = [Problem.model_validate(item) for item in json.loads(row["problems_json"])]
+    data["problems"] = _PROBLEM_LIST.validate_json(row["problems_json"])
     return data
 
 

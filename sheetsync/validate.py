@@ -607,5 +607,21 @@ def enterprise_keys(results: Iterable[FileResult]) -> set[tuple[Any, ...]]:
     return keys
 
 
+def referenced_keys(results: Iterable[FileResult], target: type[SheetModel]) -> set[tuple[Any, ...]]:
+    """Keys of ``target`` that the valid rows of ``results`` refer to (see ``REFERENCES``).
+
+    Consolidation looks just these up in the register instead of loading every key it has.
+    """
+    fields = [(model.sheet_name, name) for model, name, to in REFERENCES if to is target]
+    keys: set[tuple[Any, ...]] = set()
+    for result in results:
+        for sheet in result.sheets:
+            for sheet_name, field_name in fields:
+                if sheet.sheet_name == sheet_name:
+                    values = (getattr(row.record, field_name) for row in sheet.valid_rows)
+                    keys.update((value,) for value in values if value is not None)
+    return keys
+
+
 def known_references(register_keys: Mapping[str, set[tuple[Any, ...]]]) -> References:
     return References(keys={name: set(keys) for name, keys in register_keys.items()})

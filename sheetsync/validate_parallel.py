@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 from sheetsync.read import file_hash
 from sheetsync.records import FileResult, RegisteredFile
@@ -39,19 +40,37 @@ WORKERS_VARIABLE = "SHEETSYNC_WORKERS"
 Validate = Callable[[str, Path], FileResult]
 
 
-def registered_result(register: Register, submitter: str, path: Path, display_name: str) -> FileResult | None:
-    """The result recorded for ``path``'s bytes if ``submitter`` already sent exactly them, else None.
+def registered_results(
+    register: Register, files: Sequence[tuple[str, Path]], display_name: Callable[[Path], str]
+) -> list[FileResult | None]:
+    """For each file, the result recorded for its bytes if its submitter already sent exactly them.
 
-    A submission recorded as ``not-processed`` (its validation failed that night) is not trusted:
-    the file is validated again.
+    The register is asked once for the whole night, not once per file.  A submission recorded as
+    ``not-processed`` (its validation failed that night) is not trusted: the file is validated
+    again, and so is a file that cannot be hashed (validation reports it).
     """
-    try:
-        digest = file_hash(path)
-    except OSError:
-        return None  # validation reports the unreadable file
-    found = register.registered_submission(submitter, digest)
-    if found is None or any(problem.code == "not-processed" for problem in found["problems"]):
-        return None
+    digests: list[str | None] = []
+    for _folder, path in files:
+        try:
+            digests.append(file_hash(path))
+        except OSError:
+            digests.append(None)
+    known = register.registered_submissions(
+        (folder, digest) for (folder, _), digest in zip(files, digests, strict=True) if digest is not None
+    )
+    results: list[FileResult | None] = []
+    for (folder, path), digest in zip(files, digests, strict=True):
+        found = None if digest is None else known.get((folder, digest))
+        if found is None or any(problem.code == "not-processed" for problem in found["problems"]):
+            results.append(None)
+            continue
+        assert digest is not None
+        results.append(_rebuilt(found, folder, digest, display_name(path)))
+    return results
+
+
+def _rebuilt(found: dict[str, Any], submitter: str, digest: str, display_name: str) -> FileResult:
+    """The registered submission as a result: its status, counts and problems, under today's name."""
     problems = [
         problem if problem.file == display_name else problem.model_copy(update={"file": display_name})
         for problem in found["problems"]
@@ -151,11 +170,9 @@ def validate_night(
     workers: int | None = None,
 ) -> list[FileResult]:
     """One result per file, in order: registered files from the register, the rest validated."""
-    results: list[FileResult | None] = []
+    results = registered_results(register, files, display_name)
     todo: list[tuple[str, Path]] = []
-    for folder, path in files:
-        found = registered_result(register, folder, path, display_name(path))
-        results.append(found)
+    for (folder, path), found in zip(files, results, strict=True):
         if found is None:
             todo.append((folder, path))
         elif progress is not None:

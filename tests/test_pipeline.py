@@ -273,3 +273,31 @@ def test_a_file_that_failed_validation_is_merged_when_tried_again(tmp_path: Path
     second = consolidate(drive, PROFILE, as_of=AS_OF)
     assert not second.files[0].already_registered
     assert [r.key for r in open_register(drive.register_url).current("企业名录")] == [("91440101MA5CJQ4N59",)]
+
+
+def test_references_to_enterprises_are_answered_by_the_register_of_earlier_nights(tmp_path: Path) -> None:
+    """A later file may audit an enterprise registered on an earlier night; an unknown one is refused."""
+    from tests.conftest import write_xlsx
+
+    drive, submitted = make_drive(tmp_path)
+    consolidate(drive, PROFILE, as_of=AS_OF)
+    submitted.unlink()
+    audit_headers = ["统一社会信用代码", "审核轮次", "审核方式", "启动日期"]
+    unknown = "91440101MA5CJQ5B2A"  # a valid code no file and no night ever registered
+    later = drive.submitter_folder("越秀区") / "越秀区_2014-12.xlsx"
+    write_xlsx(
+        later,
+        {
+            "审核进度": [
+                audit_headers,
+                ["914403001922038216", 1, "全面审核", "2014-11-03"],
+                [unknown, 1, "全面审核", "2014-11-04"],
+            ]
+        },
+    )
+    report = consolidate(drive, PROFILE, as_of=AS_OF)
+    (outcome,) = report.files
+    refused = [p for p in outcome.result.problems if p.code == "unknown-reference"]
+    assert [(p.sheet, p.cell, p.value) for p in refused] == [("审核进度", "A3", unknown)]
+    audits = open_register(drive.register_url).current("审核进度")
+    assert sorted(record.key for record in audits) == [("91440101MA5CJQ4N59", 1), ("914403001922038216", 1)]
