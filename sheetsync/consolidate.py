@@ -30,7 +30,7 @@ from sheetsync.drive import Drive
 from sheetsync.errors import Problem
 from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.master_files import staging_path, write_error_message
-from sheetsync.merge import MergeCounts, merge_file
+from sheetsync.merge import MergeCounts, merge_file, prepare
 from sheetsync.ownership import EnterpriseFacts, Ownership, check_ownership, ownership_from_register
 from sheetsync.panel_record import list_draws
 from sheetsync.profile import Profile
@@ -429,13 +429,15 @@ def _validate_one(
 ) -> FileResult:
     name = drive.display_name(path)
     try:
-        return validate_file(
+        result = validate_file(
             path,
             display_name=name,
             expected_submitter=folder,
             profile=profile,
             references=References(keys={Training.sheet_name: set(training_keys)}),
         )
+        prepare(result)  # in the worker: the merge then inserts what was encoded here
+        return result
     except Exception as error:  # a bug or an OS error on one file must not stop the night
         log.exception("validating %s failed", name)
         result = FileResult(path=name, file_hash=_hash_or_blank(path), submitter=folder, stamp=None)

@@ -22,6 +22,9 @@ class ValidRow:
     record: SheetModel
     row: int  # 1-based worksheet row number, as Excel shows it
     present_fields: frozenset[str]  # fields whose column the file had; others keep the register's value
+    # (key text, data JSON, content hash) as the register stores the record, worked out where the
+    # file was validated (:func:`sheetsync.merge.prepare`); None: merging works them out itself
+    stored: tuple[str, str, str] | None = None
 
 
 @dataclass
@@ -53,6 +56,7 @@ class SheetResult:
                     tuple(record.__dict__.values()),
                     interned.setdefault(fields_set, fields_set),
                     interned.setdefault(valid.present_fields, valid.present_fields),
+                    valid.stored,
                 )
             )
         return (_rebuild_sheet, (state, packed))
@@ -65,13 +69,13 @@ def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> Shee
     sheet = SheetResult.__new__(SheetResult)
     sheet.__dict__.update(state)
     rows: list[ValidRow] = []
-    for model, row, values, fields_set, present_fields in packed:
+    for model, row, values, fields_set, present_fields, stored in packed:
         record = model.__new__(model)
         _set_attribute(record, "__dict__", dict(zip(model.model_fields, values, strict=True)))
         _set_attribute(record, "__pydantic_fields_set__", set(fields_set))
         _set_attribute(record, "__pydantic_extra__", None)
         _set_attribute(record, "__pydantic_private__", None)
-        rows.append(ValidRow(record, row, present_fields))
+        rows.append(ValidRow(record, row, present_fields, stored))
     sheet.valid_rows = rows
     return sheet
 

@@ -5,7 +5,8 @@ reference path gives: validation a column at a time (cached cell parses, records
 pydantic validation per row) against ``model_validate`` row by row; the one-line ``clean_text``
 against the general one; the merge's key text against ``encode_key``; compact pickling of sheet
 results; the evaluation's typed records; SQLite inserts through the driver against SQLAlchemy's;
-files skipped as already registered; and validation in worker processes.
+files skipped as already registered; validation in worker processes; and rows encoded for the
+register in the worker against rows encoded by the merge.
 """
 
 from __future__ import annotations
@@ -361,3 +362,83 @@ def test_fast_construction_covers_every_contract_sheet() -> None:
     assert record.__pydantic_fields_set__ == {"uscc", "name"}
     assert re.fullmatch(r"\[.*\]", key_text(("a", 1)))
     assert Decimal("1.5") == Project.column("investment").outcome("1.5")
+
+
+def test_merging_rows_prepared_in_the_worker_stores_what_merging_them_here_stores(
+    demo: Any, tmp_path: Path
+) -> None:
+    """merge.prepare encodes rows where they are validated; the register must not tell the difference.
+
+    Two nights: the demo's files, then the same files again under new hashes with a text column
+    changed on every third row, one column left out on every fifth (the register keeps its value)
+    and a key given twice in one sheet (the later row wins); new records, updates, unchanged rows
+    and overlays all go through both paths.
+    """
+    import copy
+
+    from sheetsync.merge import merge_file, prepare
+    from sheetsync.records import ValidRow
+
+    drive = Drive(demo.root)
+    first = [
+        validate_file(path, expected_submitter=folder, profile=PROFILE)
+        for folder, path in drive.submissions()
+    ]
+    second = copy.deepcopy(first)
+    for index, result in enumerate(second):
+        result.file_hash = f"{index:064x}"
+        for sheet in result.sheets:
+            rows: list[ValidRow] = []
+            for number, row in enumerate(sheet.valid_rows):
+                record, present = row.record, row.present_fields
+                text_fields = [
+                    name
+                    for name, column in type(record).columns().items()
+                    if column.kind.value == "text" and name not in type(record).key_fields
+                ]
+                if number % 3 == 0 and text_fields:
+                    record = record.model_copy(update={text_fields[0]: f"改{number}"})
+                if number % 5 == 0 and text_fields:
+                    present = present - {text_fields[-1]}
+                rows.append(ValidRow(record, row.row, present))
+            sheet.valid_rows = rows
+    first = copy.deepcopy(first)
+    for result in (*first, *second):
+        for sheet in result.sheets:
+            rows = sheet.valid_rows
+            texts = [n for n, c in sheet_model_columns(rows) if c.kind.value == "text"] if rows else []
+            if len(texts) >= 2:  # the same key again: one column changed, one the later row lacks
+                again = rows[0].record.model_copy(update={texts[0]: "重复", texts[-1]: "缺列"})
+                rows.append(ValidRow(again, rows[0].row + 1000, rows[0].present_fields - {texts[-1]}))
+    assert sum(len(sheet.valid_rows) for result in second for sheet in result.sheets) > 100
+
+    stored = []
+    for name, prepared in (("here", False), ("worker", True)):
+        register = open_register(f"sqlite:///{tmp_path / name}.sqlite")
+        for night, results in enumerate((first, second), start=1):
+            results = copy.deepcopy(results)
+            if prepared:
+                for result in results:
+                    prepare(result)
+                assert all(row.stored for r in results for s in r.sheets for row in s.valid_rows)
+            with register.transaction() as conn:
+                for result in results:
+                    merge_file(
+                        register,
+                        result,
+                        file_name=result.path,
+                        received_at=datetime(2014, 12, night),
+                        conn=conn,
+                    )
+        register.close()
+        with sqlite3.connect(tmp_path / f"{name}.sqlite") as raw:
+            stored.append(raw.execute("SELECT * FROM record_versions ORDER BY id").fetchall())
+    here, worker = stored
+    assert any("重复" in row[4] for row in here) and not any("缺列" in row[4] for row in here)
+    assert here == worker
+    assert {row[3] for row in here} >= {1, 2}  # versions: inserts and updates both happened
+
+
+def sheet_model_columns(rows: list[Any]) -> list[tuple[str, Any]]:
+    model = type(rows[0].record)
+    return [(name, column) for name, column in model.columns().items() if name not in model.key_fields]
