@@ -88,6 +88,7 @@ from sheetsync.master.registers import (
     certificate_state,
     extra_columns,
 )
+from sheetsync.master.rows import RowStreamingSheet
 from sheetsync.master.split import EXCEL_DATA_ROWS, SplitBook, SplitPlan, part_name, plan_split
 from sheetsync.normalize import FORMULA_STARTS, CellProblem
 from sheetsync.profile import Certificates, Profile, load_profile
@@ -536,8 +537,11 @@ def write_master(
     return Path(path)
 
 
-class _MasterSheet(Worksheet):
-    """A worksheet whose formulas are written as given.
+class _MasterSheet(RowStreamingSheet):
+    """A worksheet whose formulas are written as given, each row serialised in one go.
+
+    The rows are XlsxWriter's XML written by :class:`~sheetsync.master.rows.RowStreamingSheet`,
+    which does per row what XlsxWriter does per cell (the bulk of writing a large master).
 
     XlsxWriter runs some thirty regular expressions over every formula to prefix functions newer
     than Excel 2010 with ``_xlfn.``; the master only uses functions every spreadsheet application
