@@ -82,7 +82,7 @@ class FileOutcome:
             "status": self.result.status.value,
             "file_hash": self.result.file_hash,
             "already_registered": self.already_registered,
-            "rows_accepted": {sheet.sheet_name: len(sheet.valid_rows) for sheet in self.result.sheets},
+            "rows_accepted": {sheet.sheet_name: sheet.rows_accepted for sheet in self.result.sheets},
             "rows_rejected": {sheet.sheet_name: len(sheet.rejected_rows) for sheet in self.result.sheets},
             "merged": {
                 name: {"inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged}
@@ -201,6 +201,8 @@ def consolidate(
         with register.transaction() as conn:
             for outcome in outcomes:
                 _merge_one(register, conn, outcome, started_at)
+                for sheet in outcome.result.sheets:
+                    sheet.release_rows()  # in the register now; the master reads them from there
             # what the master shows is read in the same transaction: exactly what is committed
             records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
             view = evaluate(records, profile, as_of)

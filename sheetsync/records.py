@@ -35,6 +35,21 @@ class SheetResult:
     columns: dict[str, int] = field(default_factory=dict)  # field name → 0-based worksheet column
     valid_rows: list[ValidRow] = field(default_factory=list)
     rejected_rows: set[int] = field(default_factory=set)
+    released: int | None = None  # rows accepted, once the merged rows were let go (release_rows)
+
+    @property
+    def rows_accepted(self) -> int:
+        return self.released if self.released is not None else len(self.valid_rows)
+
+    def release_rows(self) -> None:
+        """Let the merged rows go, keeping their count.
+
+        Once a night's rows are in the register, holding them as well as the register's current
+        records (which the master is written from) doubled a big night's memory.
+        """
+        if self.released is None:
+            self.released = len(self.valid_rows)
+            self.valid_rows = []
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled compactly: a file validated in a worker process comes back to consolidation.
@@ -135,7 +150,7 @@ class FileResult:
     def rows_accepted(self) -> int:
         if self.registered is not None:
             return self.registered.rows_accepted
-        return sum(len(sheet.valid_rows) for sheet in self.sheets)
+        return sum(sheet.rows_accepted for sheet in self.sheets)
 
     @property
     def rows_rejected(self) -> int:
@@ -160,7 +175,7 @@ class FileResult:
         return FileStatus.ACCEPTED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a million of them at national scale
 class StoredRecord:
     """The current version of one record in the register, with its provenance."""
 

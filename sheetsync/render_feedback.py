@@ -486,7 +486,7 @@ def _write_sheet_table(cells: _Cells, row: int, feedback: _Feedback) -> int:
         cells.text(row, 0, name)
         cells.text(row, 1, checked.sheet_name if checked else "—")
         counts = (
-            (checked.rows_seen, len(checked.valid_rows), len(checked.rejected_rows)) if checked else (0, 0, 0)
+            (checked.rows_seen, checked.rows_accepted, len(checked.rejected_rows)) if checked else (0, 0, 0)
         )
         for col, number in enumerate(
             (*counts, _count(mine, Severity.ERROR), _count(mine, Severity.WARNING)), 2

@@ -11,6 +11,7 @@ register in the worker against rows encoded by the merge.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import re
 import sqlite3
@@ -237,10 +238,10 @@ def test_typed_records_equal_model_validate_and_a_stale_row_is_still_skipped(dem
                 )
     stale = stored[Enterprise.sheet_name][0]
     stored[Enterprise.sheet_name].append(
-        StoredRecord(**{**stale.__dict__, "key": ("X",), "data": {**stale.data, "category": "已取消的类别"}})
+        dataclasses.replace(stale, key=("X",), data={**stale.data, "category": "已取消的类别"})
     )
     stored[Enterprise.sheet_name].append(
-        StoredRecord(**{**stale.__dict__, "key": ("Y",), "data": {**stale.data, "dropped_column": "x"}})
+        dataclasses.replace(stale, key=("Y",), data={**stale.data, "dropped_column": "x"})
     )
     for model in SHEETS:
         skipped: list[Any] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -220,9 +221,7 @@ def test_agencies_are_rated_on_the_quarter_of_as_of() -> None:
 def test_a_row_the_contract_no_longer_accepts_is_skipped_and_named() -> None:
     register = beijing_register()
     broken = register[Audit.sheet_name][0]
-    register[Audit.sheet_name][0] = StoredRecord(
-        **{**broken.__dict__, "data": {**broken.data, "method": "神秘方式"}}
-    )
+    register[Audit.sheet_name][0] = dataclasses.replace(broken, data={**broken.data, "method": "神秘方式"})
     view = evaluate(register, BEIJING, D(2014, 7, 1))
     (skipped,) = view.skipped
     assert (skipped.sheet_name, skipped.submitter) == (Audit.sheet_name, "朝阳区")
