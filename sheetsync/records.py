@@ -13,6 +13,7 @@ from typing import Any
 
 from sheetsync.errors import Problem
 from sheetsync.schemas import SheetModel, Stamp
+from sheetsync.schemas.base import shared_fields_set
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> Shee
     for model, row, values, fields_set, present_fields, stored in packed:
         record = model.__new__(model)
         _set_attribute(record, "__dict__", dict(zip(model.model_fields, values, strict=True)))
-        _set_attribute(record, "__pydantic_fields_set__", set(fields_set))
+        _set_attribute(record, "__pydantic_fields_set__", shared_fields_set(fields_set))
         _set_attribute(record, "__pydantic_extra__", None)
         _set_attribute(record, "__pydantic_private__", None)
         rows.append(ValidRow(record, row, present_fields, stored))

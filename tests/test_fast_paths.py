@@ -443,3 +443,16 @@ def test_merging_rows_prepared_in_the_worker_stores_what_merging_them_here_store
 def sheet_model_columns(rows: list[Any]) -> list[tuple[str, Any]]:
     model = type(rows[0].record)
     return [(name, column) for name, column in model.columns().items() if name not in model.key_fields]
+
+
+def test_records_sharing_a_fields_set_stay_apart_when_one_is_copied_with_changes() -> None:
+    """from_parsed hands records filled alike one fields set; a copy must get a set of its own."""
+    parsed = {"uscc": "91440101MA5CJQ4N59", "name": "甲公司"}
+    first, second = Enterprise.from_parsed(parsed), Enterprise.from_parsed(dict(parsed, name="乙公司"))
+    assert first.__pydantic_fields_set__ is second.__pydantic_fields_set__
+    changed = first.model_copy(update={"district": "越秀区"})
+    assert changed.model_fields_set == {"uscc", "name", "district"}
+    assert first.model_fields_set == second.model_fields_set == {"uscc", "name"}
+    with pytest.raises(Exception, match="frozen"):
+        first.district = "海珠区"  # type: ignore[misc]
+    assert second.model_fields_set == {"uscc", "name"}
