@@ -11,13 +11,12 @@ from sheetsync.limits import _PartScanner
 
 LETTERS = st.sampled_from(["A", "B", "Z", "AA", "AZ", "XFD", "XFE", "ZZZZ"])
 ROWS = st.integers(min_value=1, max_value=2_000_000)
-CELL = st.tuples(
-    LETTERS,
-    ROWS,
-    st.sampled_from(["", ' t="s"', ' s="3" t="e"', ' t="n"', " t='e'"]),
-    st.sampled_from(["<v>1</v>", "<v>#N/A</v>", "<v>#DIV/0!</v>", "<v>60</v>", ""]),
-    st.sampled_from(["plain", "plain", "plain", "prefixed", "ref-last", "no-ref"]),
-)
+ATTRS = st.sampled_from(["", ' t="s"', ' s="3" t="e"', ' t="n"', " t='e'"])
+VALUES = st.sampled_from(["<v>1</v>", "<v>#N/A</v>", "<v>#DIV/0!</v>", "<v>60</v>", ""])
+FORMS = st.sampled_from(["plain", "plain", "plain", "prefixed", "ref-last", "no-ref"])
+CELL = st.tuples(LETTERS, ROWS, ATTRS, VALUES, FORMS)
+# rows close together, so that a second chunk often meets the first one's far edge
+NEAR_CELL = st.tuples(LETTERS, st.integers(min_value=1, max_value=4), ATTRS, VALUES, st.just("plain"))
 
 
 OTHER_ATTR = ' s="1"'
@@ -35,9 +34,11 @@ def _cell(letters: str, row: int, attrs: str, value: str, form: str) -> bytes:
     return text.encode()
 
 
-def _scan(data: bytes, *, plain: bool) -> tuple[bool, dict]:
+def _scan(*chunks: bytes, plain: bool) -> tuple[bool, dict]:
     scanner = _PartScanner("xl/worksheets/sheet1.xml", cells=True, full_up_to=1 << 30)
-    taken = scanner._bound_plain(data) if plain else (scanner._bound_any(data) or True)
+    taken = True
+    for data in chunks:  # later chunks start from what the earlier ones found
+        taken = (scanner._bound_plain(data) if plain else (scanner._bound_any(data) or True)) and taken
     return taken, asdict(scanner.sheet)
 
 
@@ -51,3 +52,14 @@ def test_bulk_bounding_matches_the_cell_by_cell_scan(cells: list[tuple]) -> None
     assert taken == all_plain
     if taken:
         assert bulk == one_by_one
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=st.lists(NEAR_CELL, max_size=20), second=st.lists(NEAR_CELL, max_size=20))
+def test_bulk_bounding_matches_the_cell_by_cell_scan_chunk_after_chunk(
+    first: list[tuple], second: list[tuple]
+) -> None:
+    chunks = [b"".join(_cell(*cell) for cell in cells) for cells in (first, second)]
+    taken, bulk = _scan(*chunks, plain=True)
+    _, one_by_one = _scan(*chunks, plain=False)
+    assert taken and bulk == one_by_one
