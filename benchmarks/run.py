@@ -125,6 +125,8 @@ class _Clock:
         self.seconds = time.perf_counter() - self.t0
         self.cpu_seconds = _cpu_seconds() - self.cpu0
         self.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # the largest of the processes this one started and saw end (validation workers), if any
+        self.workers_peak_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     def result(self, **details: Any) -> dict[str, Any]:
         return {
@@ -132,6 +134,7 @@ class _Clock:
             "cpu_seconds": round(self.cpu_seconds, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "rss_before_mb": round(self.rss_before, 1),
+            "workers_peak_rss_mb": round(self.workers_peak_rss_mb, 1),
             "details": details,
         }
 
@@ -698,6 +701,7 @@ def register_stage(whole: dict[str, Any]) -> dict[str, Any]:
         "seconds": details["register_stage_seconds"],
         "cpu_seconds": details["register_stage_cpu_seconds"],
         "peak_rss_mb": whole["peak_rss_mb"],
+        "workers_peak_rss_mb": whole.get("workers_peak_rss_mb", 0.0),
         "rss_before_mb": whole["rss_before_mb"],
         "details": details,
     }
@@ -834,7 +838,13 @@ def results_markdown(result: dict[str, Any]) -> str:
         lines += [
             "",
             f"(a) register stage = (a+) minus {', '.join(NIGHT_PHASES)}: "
-            f"{a['seconds']:.2f} s wall, {a['cpu_seconds']:.2f} s CPU; peak RSS is the whole run's.",
+            f"{a['seconds']:.2f} s wall, {a['cpu_seconds']:.2f} s CPU; peak RSS is the whole run's"
+            + (
+                f" (the validation workers, one per core while files are validated, are not in it:"
+                f" the largest peaked at {a['workers_peak_rss_mb']:.0f} MB)."
+                if a.get("workers_peak_rss_mb")
+                else "."
+            ),
             f"(a+) phases, {_phases_unit(a['details'])}: {_phases_text(a['details'])}.",
         ]
         lines.append(

@@ -70,7 +70,7 @@ class WarningKind(StrEnum):
     PAYMENT_ERROR = "拨付错误"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueItem:
     """One row of 逾期预警: an audit stage, a re-audit or a project payment that needs a look."""
 
@@ -84,7 +84,7 @@ class OverdueItem:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SkippedRecord:
     """A register row the current contract no longer accepts (an older register, say).
 

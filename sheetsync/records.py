@@ -16,7 +16,7 @@ from sheetsync.schemas import SheetModel, Stamp
 from sheetsync.schemas.base import shared_fields_set
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ValidRow:
     """One row that passed every check: the typed record and where it came from."""
 
@@ -85,10 +85,14 @@ def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> Shee
     sheet = SheetResult.__new__(SheetResult)
     sheet.__dict__.update(state)
     rows: list[ValidRow] = []
+    shared: dict[frozenset[str], set[str]] = {}  # the pickled frozensets are interned already
     for model, row, values, fields_set, present_fields, stored in packed:
         record = model.__new__(model)
         _set_attribute(record, "__dict__", dict(zip(model.model_fields, values, strict=True)))
-        _set_attribute(record, "__pydantic_fields_set__", shared_fields_set(fields_set))
+        names = shared.get(fields_set)
+        if names is None:
+            names = shared[fields_set] = shared_fields_set(sorted(fields_set))
+        _set_attribute(record, "__pydantic_fields_set__", names)
         _set_attribute(record, "__pydantic_extra__", None)
         _set_attribute(record, "__pydantic_private__", None)
         rows.append(ValidRow(record, row, present_fields, stored))

@@ -88,7 +88,7 @@ def known(day: date | None, as_of: date) -> date | None:
     return day if day is not None and day <= as_of else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueFlag:
     stage: Stage
     deadline: date
@@ -101,7 +101,7 @@ class OverdueFlag:
         return self.done_on is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AuditStatus:
     uscc: str
     round: int
@@ -288,7 +288,7 @@ class Suspension:
         return self.since <= day and (self.restored_on is None or day < self.restored_on)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CertificateStatus:
     uscc: str
     round: int
@@ -421,7 +421,7 @@ def completed_on(audit: Audit, as_of: date) -> date | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReauditStatus:
     uscc: str
     group: str

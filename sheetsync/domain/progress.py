@@ -36,7 +36,7 @@ RATIO_STEP = Decimal("0.0001")
 RATE_STEP = Decimal("0.1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Owned(Generic[R]):
     """A record and the submitter the register holds it for."""
 

@@ -36,7 +36,7 @@ class IssueSeverity(StrEnum):
     WARNING = "warning"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Instalment:
     number: int  # 1 or 2
     share: Decimal
@@ -46,7 +46,7 @@ class Instalment:
     state: InstalmentState
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProjectIssue:
     code: str  # stable: first-after-acceptance, second-before-acceptance, second-before-first,
     # first-over-share, paid-over-approved, paid-without-approval, over-duration, not-started
@@ -54,7 +54,7 @@ class ProjectIssue:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProjectStatus:
     project_id: str
     uscc: str
@@ -232,7 +232,7 @@ def project_statuses(projects: Iterable[Project], profile: Profile, as_of: date)
 # ---- application deadlines ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ApplicationWindow:
     """When an evaluated unit must apply for its project; informational, as not every unit must."""
 

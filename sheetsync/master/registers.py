@@ -158,7 +158,7 @@ Extra = Formula | str | int | float | date | None
 RowExtras = Callable[[int, StoredRecord], list[Extra]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _EnterpriseRow:
     counted: bool
     category: str
