@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sheetsync.uscc import ALPHABET, WEIGHTS, check_character, is_valid_uscc, uscc_problem
 from tests.conftest import REAL_CODES
@@ -61,3 +63,26 @@ def test_single_character_changes_are_always_caught() -> None:
             if 2 <= position < 8 and not char.isdigit():
                 continue
             assert not is_valid_uscc(changed), changed
+
+
+def _reference_problem(code: str) -> str | None:
+    """The standard's rules spelt out one by one, to hold the one-regex check to."""
+    if len(code) != 18 or any(char not in ALPHABET for char in code) or code[0] not in "123456789ANY":
+        return "uscc-format"
+    if not code[2:8].isdigit():
+        return "uscc-format"
+    total = sum(ALPHABET.index(char) * weight for char, weight in zip(code[:17], WEIGHTS, strict=True))
+    return None if ALPHABET[(31 - total % 31) % 31] == code[17] else "uscc-checksum"
+
+
+@given(
+    st.one_of(
+        st.text(alphabet=ALPHABET + "IOSVZ a-\n０１", min_size=16, max_size=19),
+        st.text(min_size=0, max_size=20),
+        st.lists(st.sampled_from(ALPHABET), min_size=17, max_size=17)
+        .map("".join)
+        .map(lambda first17: first17 + check_character(first17)),
+    )
+)
+def test_the_format_match_and_checksum_agree_with_the_rules_spelt_out(code: str) -> None:
+    assert uscc_problem(code) == _reference_problem(code)
