@@ -222,9 +222,9 @@ def _stage_timers(
     patches: list[tuple[Any, str, Callable[[Callable[..., Any]], Callable[..., Any]]]] = [
         (validation, "read_workbook", lambda f: timed("read (calamine, in validate)", f)),
         (validation, "file_hash", lambda f: timed("hash files", f)),
-        (consolidation, "_validate_all", lambda f: timed("validate all files (skip, validate, check)", f)),
+        (consolidation, "_validate_all", lambda f: timed("validate all files (skip or validate)", f)),
         (consolidation, "validate_file", lambda f: timed("validate_file (incl. read, hash)", f)),
-        (consolidation, "check_references", lambda f: timed("check_references (run-wide)", f)),
+        (consolidation, "check_references", lambda f: timed("check_references (night-wide)", f)),
         (consolidation, "_isolate", ownership),
         (consolidation, "merge_file", per_file),
         (Register, "current_keys", lambda f: timed("register.current_keys", f)),
@@ -297,10 +297,8 @@ def measure_consolidation(
         "read (calamine, in validate)",
         "hash files",
         "validate_file (incl. read, hash)",
-        "check_references (run-wide)",
-        "ownership (_isolate, incl. its register reads)",
         "register.current_keys",
-    )  # all inside "validate all files"
+    )  # all inside "validate all files"; the reference and ownership checks come after it
     phases["other"] = clock.seconds - sum(s for name, s in phases.items() if name not in nested)
     cpu["other"] = clock.cpu_seconds - sum(
         s for name, s in cpu.items() if name in phases and name not in (*nested, "other")

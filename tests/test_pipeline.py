@@ -301,3 +301,42 @@ def test_references_to_enterprises_are_answered_by_the_register_of_earlier_night
     assert [(p.sheet, p.cell, p.value) for p in refused] == [("审核进度", "A3", unknown)]
     audits = open_register(drive.register_url).current("审核进度")
     assert sorted(record.key for record in audits) == [("91440101MA5CJQ4N59", 1), ("914403001922038216", 1)]
+
+
+def test_a_file_may_refer_to_an_enterprise_a_later_file_of_the_same_night_registers(tmp_path: Path) -> None:
+    """References are checked against the whole night, not just the files before: upload order is no rule."""
+    import os
+
+    from tests.conftest import write_xlsx
+
+    drive = Drive(tmp_path / "drive")
+    folder = drive.submitter_folder("越秀区")
+    folder.mkdir(parents=True)
+    code = "91440101MA5CJQ4N59"
+    audits, enterprises = folder / "越秀区_审核.xlsx", folder / "越秀区_企业.xlsx"
+    write_xlsx(
+        audits,
+        {
+            "审核进度": [
+                ["统一社会信用代码", "审核轮次", "审核方式", "启动日期"],
+                [code, 1, "全面审核", "2014-11-03"],
+            ]
+        },
+    )
+    write_xlsx(
+        enterprises,
+        {
+            "企业名录": [
+                ["统一社会信用代码", "企业名称", "所属区县", "行业门类", "企业类别", "审核类型"],
+                [code, "某公司", "越秀区", "C", "餐饮", "自愿"],
+            ]
+        },
+    )
+    os.utime(audits, (1_400_000_000, 1_400_000_000))  # uploaded first
+    os.utime(enterprises, (1_400_000_100, 1_400_000_100))
+    assert [path.name for _, path in drive.submissions()] == [audits.name, enterprises.name]
+    report = consolidate(drive, PROFILE, as_of=AS_OF)
+    assert [p.code for o in report.files for p in o.result.problems if p.is_error] == []
+    register = open_register(drive.register_url)
+    assert [r.key for r in register.current("审核进度")] == [(code, 1)]
+    assert [r.key for r in register.current("企业名录")] == [(code,)]
