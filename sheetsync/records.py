@@ -82,20 +82,30 @@ _set_attribute = object.__setattr__
 
 
 def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> SheetResult:
+    """A pickled sheet back, its records rebuilt as :meth:`SheetModel.from_parsed` builds them.
+
+    Consolidation unpacks every row of the night one file at a time, in the one process that
+    merges: this loop is written for that (names and sets looked up once per sheet, not per row).
+    """
     sheet = SheetResult.__new__(SheetResult)
     sheet.__dict__.update(state)
     rows: list[ValidRow] = []
+    append = rows.append
     shared: dict[frozenset[str], set[str]] = {}  # the pickled frozensets are interned already
+    names_of: dict[type[SheetModel], tuple[str, ...]] = {}
     for model, row, values, fields_set, present_fields, stored in packed:
-        record = model.__new__(model)
-        _set_attribute(record, "__dict__", dict(zip(model.model_fields, values, strict=True)))
-        names = shared.get(fields_set)
+        names = names_of.get(model)
         if names is None:
-            names = shared[fields_set] = shared_fields_set(sorted(fields_set))
-        _set_attribute(record, "__pydantic_fields_set__", names)
+            names = names_of[model] = tuple(model.model_fields)
+        filled = shared.get(fields_set)
+        if filled is None:
+            filled = shared[fields_set] = shared_fields_set(sorted(fields_set))
+        record = model.__new__(model)
+        _set_attribute(record, "__dict__", dict(zip(names, values, strict=True)))
+        _set_attribute(record, "__pydantic_fields_set__", filled)
         _set_attribute(record, "__pydantic_extra__", None)
         _set_attribute(record, "__pydantic_private__", None)
-        rows.append(ValidRow(record, row, present_fields, stored))
+        append(ValidRow(record, row, present_fields, stored))
     sheet.valid_rows = rows
     return sheet
 
