@@ -7,7 +7,7 @@ Over a register of a few hundred thousand cells that was most of the time spent 
 master. :class:`RowStreamingSheet` writes the same XML with a cheaper test per cell (one search
 that tells a plain string from one needing escapes) and one write per row; any cell of a kind
 it does not know, or any string that does need escaping, goes through XlsxWriter's own code, so
-the output stays XlsxWriter's byte for byte (tests/test_master_speed.py compares the two).
+the output stays XlsxWriter's byte for byte (tests/test_master_rows.py compares the two).
 """
 
 from __future__ import annotations
