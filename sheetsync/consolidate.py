@@ -403,9 +403,10 @@ class _NightChecks:
     def __init__(self, profile: Profile, register: Register, validated: Sequence[Validated]) -> None:
         packed = [item for item in validated if isinstance(item, PackedResult)]
         night = set().union(*(item.enterprise_keys for item in packed))
-        named = set().union(*(item.referenced for item in packed)) - night
-        self.known = night | register.existing_keys(Enterprise.sheet_name, named)
-        self.codes = set().union(*(item.codes for item in packed))
+        referenced = set().union(*(item.referenced for item in packed))
+        self.known = night | register.existing_keys(Enterprise.sheet_name, referenced - night)
+        # the enterprises ownership may have to judge a row by: those registered or referred to
+        self.codes = {str(key[0]) for key in night | referenced}
         self.profile = profile
         self.register = register
         self.owned: Ownership | None = None  # loaded when the first file with rows needs it

@@ -55,7 +55,6 @@ class PackedResult:
     data: bytes
     enterprise_keys: frozenset[tuple[Any, ...]]  # the enterprises its valid rows register
     referenced: frozenset[tuple[Any, ...]]  # the enterprises its valid rows refer to
-    codes: frozenset[str]  # every credit code its valid rows name (ownership looks them up)
 
     def unpack(self) -> FileResult:
         result = pickle.loads(self.data)
@@ -64,17 +63,10 @@ class PackedResult:
 
 
 def pack_result(result: FileResult) -> PackedResult:
-    codes = {
-        str(code)
-        for sheet in result.sheets
-        for row in sheet.valid_rows
-        if (code := getattr(row.record, "uscc", None)) is not None
-    }
     return PackedResult(
         data=pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL),
         enterprise_keys=frozenset(enterprise_keys([result])),
         referenced=frozenset(referenced_keys([result], Enterprise)),
-        codes=frozenset(codes),
     )
 
 
