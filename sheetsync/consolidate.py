@@ -44,11 +44,7 @@ from sheetsync.schemas import SHEETS, Enterprise, Training
 from sheetsync.schemas.stamp import period_of
 from sheetsync.status import missing_submitters
 from sheetsync.store import Register, encode_key, open_register
-from sheetsync.validate import (
-    References,
-    check_references,
-    validate_file,
-)
+from sheetsync.validate import References, check_references, validate_file
 from sheetsync.validate_parallel import PackedResult, Validated, pack_result, validate_night
 
 log = logging.getLogger(__name__)

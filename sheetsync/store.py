@@ -37,7 +37,6 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
 from sqlalchemy import (
     Boolean,
     Column,
@@ -454,7 +453,6 @@ def _bind_processor(conn: Connection, name: str) -> Any:
     return column.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
 
 
-# load_current's chunked lookup on SQLite, pinned to the index that answers it (see there).
 def _sqlite_lookup(conn: Connection, sheet_name: str, wanted: Sequence[str]) -> dict[str, CurrentVersion]:
     """:meth:`Register.load_current` on SQLite, asked of the driver directly in the same transaction.
 
@@ -871,16 +869,10 @@ def _holder(conn: Connection, key: int) -> str | None:
     return ",".join(parts)
 
 
-# Problems are validated straight from their stored JSON: a rerun reads back every file's
-# problems (28,000 at province scale), and pydantic-core parsing the text itself costs a third
-# of json.loads followed by model_validate per problem, with the same checks.
-_PROBLEM_LIST: TypeAdapter[list[Problem]] = TypeAdapter(list[Problem])
-
-
 def _submission_dict(row: Any) -> dict[str, Any]:
     data = {key: value for key, value in row.items() if key != "problems_json"}
     data["status"] = FileStatus(row["status"])
-    data["problems"] = _PROBLEM_LIST.validate_json(row["problems_json"])
+    data["problems"] = [Problem.model_validate(item) for item in json.loads(row["problems_json"])]
     return data
 
 
