@@ -13,7 +13,7 @@ from typing import Any
 
 from sheetsync.errors import Problem
 from sheetsync.schemas import SheetModel, Stamp
-from sheetsync.schemas.base import shared_fields_set
+from sheetsync.schemas.base import assembled, shared_fields_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +56,7 @@ class SheetResult:
         """Pickled compactly: a file validated in a worker process comes back to consolidation.
 
         Pickling each record as a pydantic model costs several times more than validating it
-        did; its field values as a tuple, rebuilt with :meth:`SheetModel.from_parsed`'s recipe,
+        did; its field values as a tuple, rebuilt with :func:`~sheetsync.schemas.base.assembled`,
         cost little (the rows are valid records already).
         """
         state = {name: value for name, value in self.__dict__.items() if name != "valid_rows"}
@@ -78,11 +78,8 @@ class SheetResult:
         return (_rebuild_sheet, (state, packed))
 
 
-_set_attribute = object.__setattr__
-
-
 def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> SheetResult:
-    """A pickled sheet back, its records rebuilt as :meth:`SheetModel.from_parsed` builds them.
+    """A pickled sheet back, its records rebuilt with :func:`~sheetsync.schemas.base.assembled`.
 
     Consolidation unpacks every row of the night one file at a time, in the one process that
     merges: this loop is written for that (names and sets looked up once per sheet, not per row).
@@ -100,11 +97,7 @@ def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> Shee
         filled = shared.get(fields_set)
         if filled is None:
             filled = shared[fields_set] = shared_fields_set(sorted(fields_set))
-        record = model.__new__(model)
-        _set_attribute(record, "__dict__", dict(zip(names, values, strict=True)))
-        _set_attribute(record, "__pydantic_fields_set__", filled)
-        _set_attribute(record, "__pydantic_extra__", None)
-        _set_attribute(record, "__pydantic_private__", None)
+        record = assembled(model, dict(zip(names, values, strict=True)), filled)
         append(ValidRow(record, row, present_fields, stored))
     sheet.valid_rows = rows
     return sheet

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
@@ -334,12 +334,8 @@ class SheetModel(BaseModel):
             defaults = tuple((name, info.default) for name, info in cls.model_fields.items())
             cls._field_defaults = defaults  # type: ignore[attr-defined]
         get = parsed.get
-        record = cls.__new__(cls)
-        _set_attribute(record, "__dict__", {name: get(name, default) for name, default in defaults})
-        _set_attribute(record, "__pydantic_fields_set__", shared_fields_set(parsed))
-        _set_attribute(record, "__pydantic_extra__", None)
-        _set_attribute(record, "__pydantic_private__", None)
-        return record
+        values = {name: get(name, default) for name, default in defaults}
+        return assembled(cls, values, shared_fields_set(parsed))
 
     def rule_problems(self) -> Iterator[RuleProblem]:
         """Cross-field rules of this sheet; every broken one is yielded, not just the first."""
@@ -386,6 +382,22 @@ class SheetModel(BaseModel):
 
 
 _set_attribute = object.__setattr__
+_Record = TypeVar("_Record", bound="SheetModel")
+
+
+def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) -> _Record:
+    """A record of ``model`` holding ``values`` (every field, in order) as they are, unvalidated.
+
+    Pydantic's own four slots set as ``model_validate`` leaves them (``filled`` is the fields
+    set): for values already known to be what validation would return, from parsed cells
+    (:meth:`SheetModel.from_parsed`) or a record pickled in a worker process.
+    """
+    record = model.__new__(model)
+    _set_attribute(record, "__dict__", values)
+    _set_attribute(record, "__pydantic_fields_set__", filled)
+    _set_attribute(record, "__pydantic_extra__", None)
+    _set_attribute(record, "__pydantic_private__", None)
+    return record
 
 
 # One fields set per distinct set of field names, shared by every record built with it.
