@@ -120,7 +120,7 @@ def merge_file(
         if not is_new:
             log.info("%s already merged as submission %d; skipped", file_name, submission_id)
             for sheet_name, rows in rows_by_sheet.items():
-                counts[sheet_name].unchanged = len({encode_key(s.row.record.key()) for s in rows})
+                counts[sheet_name].unchanged = len({_row_key(s.row) for s in rows})
             return counts
         provenance = _Provenance(
             submission_id, result.submitter or "", file_name, result.file_hash, received_at
@@ -146,13 +146,7 @@ def _merge_sheet(
     rows: list[_SourcedRow],
     provenance: _Provenance,
 ) -> MergeCounts:
-    keyed = [
-        (
-            sourced.row.stored[0] if sourced.row.stored is not None else key_text(sourced.row.record.key()),
-            sourced,
-        )
-        for sourced in rows
-    ]
+    keyed = [(_row_key(sourced.row), sourced) for sourced in rows]
     current = register.load_current(conn, sheet_name, (text for text, _ in keyed))
     pending = _resolve(keyed, current)
     counts = MergeCounts()
@@ -202,6 +196,11 @@ def key_text(key: tuple[Any, ...]) -> str:
         else:
             return encode_key(key)
     return "[" + ",".join(parts) + "]"
+
+
+def _row_key(row: ValidRow) -> str:
+    """The row's record key as the register stores it, as encoded in the worker if it was."""
+    return row.stored[0] if row.stored is not None else key_text(row.record.key())
 
 
 def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVersion]) -> dict[str, _Pending]:
