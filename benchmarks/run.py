@@ -173,6 +173,7 @@ def _stage_timers(
     import sheetsync.consolidate as consolidation
     import sheetsync.validate as validation
     from sheetsync.store import Register
+    from sheetsync.validate_parallel import PackedResult
 
     def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -224,6 +225,7 @@ def _stage_timers(
         (validation, "file_hash", lambda f: timed("hash files", f)),
         (consolidation, "_validate_all", lambda f: timed("validate all files (skip or validate)", f)),
         (consolidation, "validate_file", lambda f: timed("validate_file (incl. read, hash)", f)),
+        (PackedResult, "unpack", lambda f: timed("unpack each file's result (in order)", f)),
         (consolidation, "check_references", lambda f: timed("check_references (night-wide)", f)),
         (consolidation, "_isolate", ownership),
         (consolidation, "merge_file", per_file),
