@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem
+from sheetsync.master.conflicts import NOT_OWNER
 from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.master_files import staging_path, write_error_message
 from sheetsync.merge import MergeCounts, merge_file, prepare
@@ -215,7 +216,8 @@ def consolidate(
             records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
             view = evaluate(records, profile, as_of)
             period = period_of(as_of, frequency or profile.reporting)
-            submissions = register.submissions(conn=conn)  # this night's included
+            # this night's included; of the problems, only the conflicts the master lists again
+            submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
             missing = missing_submitters(submissions, profile, period, frequency=frequency)
             report = Consolidation(
                 run=run, master_path=target, files=outcomes, view=view, missing_submitters=missing

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from sheetsync import store
 from sheetsync.errors import Problem
 from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow
 from sheetsync.schemas import Enterprise, Stamp, SubmitterKind
@@ -261,6 +262,23 @@ def test_submissions_keep_everything_the_master_needs(register: Register) -> Non
     assert newest["submitter"] == "海珠区"
 
 
+def test_submissions_can_bring_back_only_the_problems_of_some_codes(register: Register) -> None:
+    required = Problem.make("required", file="b.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称")
+    owner = Problem.make(
+        "not-owner", file="b.xlsx", sheet="企业名录", cell="A4", row=4, header="统一社会信用代码"
+    )
+    add_submission(register, file_result("b", problems=[required, owner]), DAY1)
+
+    (everything,) = register.submissions()
+    (conflicts,) = register.submissions(problem_codes={"not-owner"})
+
+    assert everything["problems"] == [required, owner]
+    assert conflicts["problems"] == [owner]
+    assert {k: v for k, v in conflicts.items() if k != "problems"} == {
+        k: v for k, v in everything.items() if k != "problems"
+    }
+
+
 def test_problems_are_stored_as_readable_json(register: Register) -> None:
     problem = Problem.make("required", file="a.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称")
     add_submission(register, file_result(problems=[problem]))
@@ -300,6 +318,35 @@ def test_current_is_ordered_by_key_and_history_by_version(register: Register) ->
     assert [r.version for r in register.history("企业名录", (USCC_A,))] == [1, 2]
     assert register.history("企业名录", ("no such key",)) == []
     assert register.sheet_names() == ["企业名录"]
+
+
+def test_equal_texts_of_a_field_are_kept_once_until_the_field_proves_unique(
+    register: Register, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sharing equal values saves memory and must never change one: every record reads back as stored."""
+    monkeypatch.setattr(store, "SHARED_TEXTS_PER_FIELD", 3)
+    submission_id, _ = add_submission(register, file_result())
+    stored = [
+        {"uscc": f"code-{index}", "district": ["海珠区", "越秀区"][index % 2], "n": index, "note": None}
+        for index in range(12)
+    ]
+    rows = []
+    for data in stored:
+        row = version_row(submission_id, (data["uscc"],), 1)
+        row["data_json"] = dumps(data)
+        row["content_hash"] = content_hash(row["data_json"])
+        rows.append(row)
+    with register.transaction() as conn:
+        register.insert_versions(conn, rows)
+
+    records = register.current("企业名录")
+
+    assert [record.data for record in records] == sorted(stored, key=lambda data: data["uscc"])
+    districts = {id(record.data["district"]) for record in records}
+    assert len(districts) == 2  # two texts, each kept once
+    codes = [record.data["uscc"] for record in records]
+    # more distinct codes than the limit: the field is left alone past it, values intact
+    assert len({id(code) for code in codes}) == len(codes)
 
 
 def test_supersede_keeps_the_old_version(register: Register) -> None:
