@@ -77,6 +77,9 @@ TARGETS: tuple[tuple[str, str, str, str, Callable[[float], bool]], ...] = (
     ("whole rerun / whole night (b+/a+)", "b+", "a+", "≤ 0.10", lambda r: r <= 0.10),
 )
 # Phases of a consolidation that are not the register stage: what evaluation and the master add.
+OWNERSHIP_PHASE = "ownership (_isolate, incl. its register reads)"
+# the domain and the master read the register sheet by sheet: timed apart, inside their phases
+NESTED_READS = "register.current (read inside evaluate and write_master)"
 NIGHT_PHASES = (
     "register.current (load records)",
     "evaluate (domain)",
@@ -199,21 +202,29 @@ def _stage_timers(
 
     inside: list[str] = []  # the enclosing phase, for calls timed differently inside it
 
-    def ownership(function: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            inside.append("ownership")
-            try:
-                return timed("ownership (_isolate, incl. its register reads)", function)(*args, **kwargs)
-            finally:
-                inside.pop()
+    def enclosing(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def wrap(function: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                inside.append(name)
+                try:
+                    return timed(name, function)(*args, **kwargs)
+                finally:
+                    inside.pop()
 
-        return wrapper
+            return wrapper
+
+        return wrap
 
     def current(function: Callable[..., Any]) -> Callable[..., Any]:
         loading = timed("register.current (load records)", function)
+        nested = timed(NESTED_READS, function)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return function(*args, **kwargs) if inside else loading(*args, **kwargs)
+            if not inside:
+                return loading(*args, **kwargs)
+            if inside[-1] == OWNERSHIP_PHASE:
+                return function(*args, **kwargs)
+            return nested(*args, **kwargs)
 
         return wrapper
 
@@ -227,14 +238,14 @@ def _stage_timers(
         (consolidation, "validate_file", lambda f: timed("validate_file (incl. read, hash)", f)),
         (PackedResult, "unpack", lambda f: timed("unpack each file's result (in order)", f)),
         (consolidation, "check_references", lambda f: timed("check_references (night-wide)", f)),
-        (consolidation, "_isolate", ownership),
+        (consolidation, "_isolate", enclosing(OWNERSHIP_PHASE)),
         (consolidation, "merge_file", per_file),
         (Register, "current_keys", lambda f: timed("register.current_keys", f)),
         (Register, "current", current),
-        (consolidation, "evaluate", lambda f: timed("evaluate (domain)", f)),
+        (consolidation, "evaluate", enclosing("evaluate (domain)")),
         (consolidation, "missing_submitters", lambda f: timed("missing_submitters", f)),
         (consolidation, "list_draws", lambda f: timed("list_draws", f)),
-        (consolidation, "write_master", lambda f: timed("write_master", f)),
+        (consolidation, "write_master", enclosing("write_master")),
         (Register, "record_run", lambda f: timed("record_run", f)),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
@@ -291,7 +302,17 @@ def measure_consolidation(
     if keep_master is not None:
         import pickle
 
+        from sheetsync.records import RecordSource
+        from sheetsync.store import open_register
+
         shutil.copyfile(report.master_path, keep_master)
+        records = given["kwargs"].get("records")
+        if isinstance(records, RecordSource):
+            # the night reads the register sheet by sheet as it writes; (m) times the writing
+            # alone, on the same records read up front, as (e) writes from memory too
+            with open_register(register_url) as register:
+                source = register.current_records(list(records))
+                given["kwargs"]["records"] = {name: source[name] for name in source}
         with open(f"{keep_master}.input.pickle", "wb") as handle:
             pickle.dump(given, handle, protocol=pickle.HIGHEST_PROTOCOL)
     phases["merge_file (all files)"] = sum(merges.values())
@@ -300,7 +321,8 @@ def measure_consolidation(
         "hash files",
         "validate_file (incl. read, hash)",
         "register.current_keys",
-    )  # all inside "validate all files"; the reference and ownership checks come after it
+        NESTED_READS,
+    )  # inside "validate all files", evaluate or write_master; not added to the others
     phases["other"] = clock.seconds - sum(s for name, s in phases.items() if name not in nested)
     cpu["other"] = clock.cpu_seconds - sum(
         s for name, s in cpu.items() if name in phases and name not in (*nested, "other")

@@ -6,9 +6,10 @@ the same night).  Files are merged one by one into ONE transaction that also rec
 each behind a savepoint, so a file that fails cannot cost another file's rows or anything
 already in the register, and a run killed at any point leaves the register exactly as before
 it or exactly as after it (tests/test_kill.py kills it at every step).  Files are answered and
-moved out of the inbox only after that commit.  The register's current records are loaded
-once, in that transaction, and serve both the master's register sheets and the domain engine
-(:func:`sheetsync.programme.evaluate`), whose verdicts the master shows too.
+moved out of the inbox only after that commit.  The domain engine
+(:func:`sheetsync.programme.evaluate`) reads the register's current records in that
+transaction, one sheet at a time; the master reads each register sheet again as it writes it,
+under the same exclusive lock, so no night holds all of its records at once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import sys
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -44,7 +45,7 @@ from sheetsync.render_master import write_master
 from sheetsync.schemas import SHEETS, Enterprise, Training
 from sheetsync.schemas.stamp import period_of
 from sheetsync.status import missing_submitters
-from sheetsync.store import Register, encode_key, open_register
+from sheetsync.store import Register, RegisterChanged, encode_key, open_register
 from sheetsync.validate import References, check_references, validate_file
 from sheetsync.validate_parallel import PackedResult, Validated, pack_result, validate_night
 
@@ -211,10 +212,11 @@ def consolidate(
                 for sheet in outcome.result.sheets:
                     sheet.release_rows()  # in the register now; the master reads them from there
                 outcomes.append(outcome)
+            del checks  # the night's enterprise keys and owners: nothing reads them from here on
             _give_back_freed_memory()  # before the register's current records are loaded
-            # what the master shows is read in the same transaction: exactly what is committed
-            records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
-            view = evaluate(records, profile, as_of)
+            # the domain reads what is about to be committed, one sheet at a time
+            sheet_names = [model.sheet_name for model in SHEETS]
+            view = evaluate(register.current_records(sheet_names, conn=conn), profile, as_of)
             period = period_of(as_of, frequency or profile.reporting)
             # this night's included; of the problems, only the conflicts the master lists again
             submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
@@ -229,20 +231,34 @@ def consolidate(
                 summary=report.as_json(),
                 conn=conn,
             )
+            committed = register.fingerprint(conn=conn)
         # committed: from here on the night's data is safe whatever happens to this process
         if after_commit is not None:
             for outcome in outcomes:
                 after_commit(outcome, outcome.source)
         try:
-            report.master_path = _write_master(
-                register,
-                report,
-                records,
-                submissions,
-                target,
-                publish,
-                max_register_rows=max_register_rows,
-            )
+            try:
+                report.master_path = _write_master(
+                    register,
+                    report,
+                    # read again sheet by sheet as the master is written, each read checked to
+                    # still be the register this run committed and evaluated
+                    register.current_records(sheet_names, expect=committed),
+                    submissions,
+                    target,
+                    publish,
+                    max_register_rows=max_register_rows,
+                )
+            except RegisterChanged as changed:
+                # another drive's run on a shared SQLite register merged after this one
+                # committed: the master shows the register as it is now, read in one go
+                log.warning(
+                    "the register changed while the master was written (%s); writing it again", changed
+                )
+                _finish_quietly(changed)
+                report.master_path = _write_master_as_now(
+                    register, report, profile, as_of, target, publish, max_register_rows=max_register_rows
+                )
         except Exception as error:
             log.exception("writing the master %s failed", target)
             _finish_quietly(error)
@@ -291,17 +307,50 @@ def _finish_quietly(error: BaseException) -> None:
         sys.unraisablehook = previous
 
 
-def _write_master(
+def _write_master_as_now(
     register: Register,
     report: Consolidation,
-    records: dict[str, list[StoredRecord]],
-    submissions: list[dict[str, Any]],
+    profile: Profile,
+    as_of: date,
     target: Path,
     publish: Callable[[Path], Path] | None,
     *,
     max_register_rows: int,
 ) -> Path:
-    """Write the master (straight to ``target``, or to a staging file that ``publish`` moves)."""
+    """The master of the register as one snapshot shows it now, its records all read at once.
+
+    The night's report keeps the verdicts it committed; only the master is worked out again.
+    """
+    with register.snapshot() as conn:
+        records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
+        submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
+    return _write_master(
+        register,
+        report,
+        records,
+        submissions,
+        target,
+        publish,
+        max_register_rows=max_register_rows,
+        view=evaluate(records, profile, as_of),
+    )
+
+
+def _write_master(
+    register: Register,
+    report: Consolidation,
+    records: Mapping[str, Sequence[StoredRecord]],
+    submissions: list[dict[str, Any]],
+    target: Path,
+    publish: Callable[[Path], Path] | None,
+    *,
+    max_register_rows: int,
+    view: ProgrammeView | None = None,
+) -> Path:
+    """Write the master (straight to ``target``, or to a staging file that ``publish`` moves).
+
+    ``view``: the domain's verdicts the master shows, when not the report's own.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     written = target if publish is None else staging_path(target.parent, target)
     master = write_master(
@@ -310,7 +359,7 @@ def _write_master(
         problems=[problem for outcome in report.files for problem in outcome.result.problems],
         files=[outcome.summary() for outcome in report.files],
         run=report.run,
-        view=report.view,
+        view=view if view is not None else report.view,
         panel_draws=list_draws(register),
         missing_submitters=report.missing_submitters,
         submissions=submissions,  # earlier conflicts stay on 冲突待处理 until replaced

@@ -227,6 +227,8 @@ def evaluate(
 
     ``register_records`` maps a contract sheet name to its current records, as
     :meth:`sheetsync.store.Register.current` returns them; a sheet left out counts as empty.
+    Each sheet is asked for once and its records are not kept (only their typed copies), so a
+    :class:`~sheetsync.records.RecordSource` is read one sheet at a time.
     The contract has no column for suspended titles, so the office's suspensions come in apart.
     """
     skipped: list[SkippedRecord] = []
@@ -287,6 +289,21 @@ def _typed(
     """The register's rows as contract models, each with the submitter the register holds it for."""
     found: list[Owned[M]] = []
     columns = model.columns() if model.can_build_from_parsed() else None
+    try:
+        _type_each(model, columns, stored, found, skipped)
+    finally:
+        for column in model.columns().values():
+            column.forget_outcomes()  # a sheet's cells repeat within it; the next sheet has its own
+    return tuple(found)
+
+
+def _type_each(
+    model: type[M],
+    columns: Mapping[str, Column] | None,
+    stored: Sequence[StoredRecord],
+    found: list[Owned[M]],
+    skipped: list[SkippedRecord],
+) -> None:
     for record in stored:
         # a blank is the model's default anyway; validating it would only re-raise 'required' for
         # a row the register accepted under an older contract, and costs a call per empty cell
@@ -301,7 +318,6 @@ def _typed(
             skipped.append(
                 SkippedRecord(model.sheet_name, tuple(record.key), record.submitter, _first_error(error))
             )
-    return tuple(found)
 
 
 def _from_register(model: type[M], columns: Mapping[str, Column], data: Mapping[str, object]) -> M | None:

@@ -6,6 +6,8 @@ tested against them without importing the stage before it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -197,6 +199,26 @@ class StoredRecord:
     source_row: int
     file_hash: str
     recorded_at: datetime
+
+
+class RecordSource(Mapping[str, Sequence[StoredRecord]], ABC):
+    """Each sheet's current records, read afresh at every look-up and never held.
+
+    A night's master needs every register sheet, but one at a time: the domain types each sheet
+    and lets its records go, and the master writes one register sheet before reading the next.
+    Holding them all at once beside the domain's typed view was a national night's peak.
+    """
+
+    @abstractmethod
+    def count(self, sheet_name: str) -> int:
+        """How many current records ``sheet_name`` has, without reading them."""
+
+
+def record_count(records: Mapping[str, Sequence[StoredRecord]], sheet_name: str) -> int:
+    """How many records ``records`` has for a sheet, counted where it can be without reading them."""
+    if isinstance(records, RecordSource):
+        return records.count(sheet_name)
+    return len(records.get(sheet_name, ()))
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -84,6 +84,7 @@ from sheetsync.master.registers import (
     Extra,
     ExtraColumn,
     RegisterFormulas,
+    RowExtras,
     Shape,
     certificate_state,
     extra_columns,
@@ -93,7 +94,15 @@ from sheetsync.master.split import EXCEL_DATA_ROWS, SplitBook, SplitPlan, part_n
 from sheetsync.normalize import FORMULA_STARTS, CellProblem
 from sheetsync.profile import Certificates, Profile, load_profile
 from sheetsync.programme import ProgrammeView, WarningKind
-from sheetsync.records import FILE_STATUS_LABELS, FileStatus, FileSummary, RunInfo, StoredRecord
+from sheetsync.records import (
+    FILE_STATUS_LABELS,
+    FileStatus,
+    FileSummary,
+    RecordSource,
+    RunInfo,
+    StoredRecord,
+    record_count,
+)
 from sheetsync.schemas import SHEETS, Audit, Column, Kind, SheetModel
 from sheetsync.schemas.audit import REPORT_GRADES
 
@@ -348,7 +357,7 @@ class Plan:
             layout.add(
                 model.sheet_name,
                 [*(column.header for column in model.columns().values()), *_after_contract(model)],
-                len(master.records.get(model.sheet_name, ())),
+                record_count(master.records, model.sheet_name),
             )
         for name, columns, rows in (
             (OVERDUE_SHEET, OVERDUE_COLUMNS, len(view.overdue_items()) if view is not None else 0),
@@ -518,10 +527,17 @@ def write_master(
         max_register_rows=max_register_rows,
         published_path=Path(published_path or path),
     )
+    if isinstance(records, RecordSource) and any(records.count(name) > max_register_rows for name in records):
+        # split: every submitter's workbook takes its rows of every sheet, so all are read at once
+        master = replace(master, records={name: records[name] for name in records})
     plan = Plan(master)
     if plan.split is not None:
+        extra_cells = {
+            model.sheet_name: _row_extras(plan, model, master.records.get(model.sheet_name, ()))
+            for model in SHEETS
+        }
         for split_book in plan.split.books:
-            _write_split_book(split_book, master, plan, plan.split.limit)
+            _write_split_book(split_book, master, plan, plan.split.limit, extra_cells)
     with _staged(Path(path)) as temporary:
         # Not closed on failure: assembling a workbook that is about to be thrown away would only
         # risk a second error hiding the first.
@@ -913,8 +929,18 @@ def _write_register_sheet(
     collapsed. Nothing here depends on the run time or its problems, so two runs over an
     unchanged register and the same as_of give the same sheet cell for cell.
     """
-    records = _by_key(master.records.get(model.sheet_name, ()))
-    _write_register_rows(book, formats, plan, model, model.sheet_name, records, live=True)
+    stored = master.records.get(model.sheet_name, ())  # read now, let go once the sheet is written
+    extra_cells = _row_extras(plan, model, stored)
+    _write_register_rows(
+        book, formats, plan, model, model.sheet_name, _by_key(stored), extra_cells, live=True
+    )
+
+
+def _row_extras(plan: Plan, model: type[SheetModel], stored: Sequence[StoredRecord]) -> RowExtras | None:
+    """The computed cells of ``model``'s rows, ``stored`` being all its records as the register gives them."""
+    if plan.registers is None or not extra_columns(model):
+        return None
+    return plan.registers.rows(model, stored)
 
 
 def _write_register_rows(
@@ -924,10 +950,11 @@ def _write_register_rows(
     model: type[SheetModel],
     name: str,
     records: Sequence[StoredRecord],
+    extra_cells: RowExtras | None,
     *,
     live: bool,
 ) -> None:
-    """A register sheet of ``records`` in the order given.
+    """A register sheet of ``records`` in the order given; ``extra_cells`` gives a row's computed cells.
 
     ``live``: the sheet of the master, with every computed column and its formulas. Otherwise a
     sheet of a split workbook: the officer columns as the values sheetsync computed, and no
@@ -965,7 +992,8 @@ def _write_register_rows(
         for col, (field_name, column) in enumerate(columns.items())
     ]
     provenance = _provenance_writer(sheet, formats, first_col=len(headers))
-    extra_cells = plan.registers.rows(model) if plan.registers is not None and extras else None
+    if not extras:
+        extra_cells = None
     write_extras = _extras_writer(sheet, formats, extras, first_extra)
     row = 0
     for row, record in enumerate(records, start=1):
@@ -993,7 +1021,13 @@ def _value_of(extra: Extra) -> Extra:
     return extra
 
 
-def _write_split_book(split_book: SplitBook, master: MasterInput, plan: Plan, limit: int) -> None:
+def _write_split_book(
+    split_book: SplitBook,
+    master: MasterInput,
+    plan: Plan,
+    limit: int,
+    extra_cells: Mapping[str, RowExtras | None],
+) -> None:
     """One submitter's register workbook: a cover sheet, then its rows of each register sheet."""
     with _staged(split_book.path) as temporary:
         book = _MasterBook(str(temporary), {"constant_memory": True})
@@ -1007,7 +1041,14 @@ def _write_split_book(split_book: SplitBook, master: MasterInput, plan: Plan, li
             for part, start in enumerate(range(0, len(records), limit), start=1):
                 name = part_name(model.sheet_name, part)
                 _write_register_rows(
-                    book, formats, plan, model, name, records[start : start + limit], live=False
+                    book,
+                    formats,
+                    plan,
+                    model,
+                    name,
+                    records[start : start + limit],
+                    extra_cells.get(model.sheet_name),
+                    live=False,
                 )
         book.close()
 

@@ -56,6 +56,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    func,
     insert,
     select,
     text,
@@ -67,7 +68,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from sheetsync.errors import Problem
-from sheetsync.records import FileResult, FileStatus, StoredRecord
+from sheetsync.records import FileResult, FileStatus, RecordSource, StoredRecord
 
 # Rows per executemany batch and keys per IN (...) lookup: well under SQLite's variable limit.
 WRITE_BATCH = 5_000
@@ -671,6 +672,52 @@ class Register:
         with self._reading(conn) as reader:
             return _stored_records(reader.execute(query))
 
+    def fingerprint(self, *, conn: Connection | None = None) -> tuple[int, int]:
+        """The newest record version and submission ids: they change whenever anyone merges.
+
+        Nothing in the register changes a record without adding a version (superseding comes
+        with the new version), and the master's conflicts come from the submissions.
+        """
+        query = select(
+            select(func.coalesce(func.max(versions_table.c.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(submissions_table.c.id), 0)).scalar_subquery(),
+        )
+        with self._reading(conn) as reader:
+            versions, submissions = reader.execute(query).one()
+        return int(versions), int(submissions)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees the register as it was at its first read, whatever commits after."""
+        with self.engine.connect() as conn:
+            if self.backend == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():  # SQLite in WAL mode: BEGIN; the snapshot is taken by the first read
+                yield conn
+
+    def current_count(self, sheet_name: str, *, conn: Connection | None = None) -> int:
+        """How many current records the sheet has."""
+        query = select(func.count()).where(
+            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
+        )
+        with self._reading(conn) as reader:
+            return int(reader.execute(query).scalar_one())
+
+    def current_records(
+        self,
+        sheet_names: Sequence[str],
+        *,
+        conn: Connection | None = None,
+        expect: tuple[int, int] | None = None,
+    ) -> CurrentRecords:
+        """The current records of ``sheet_names`` as a :class:`RecordSource`: read at each look-up.
+
+        Through ``conn`` when given. Otherwise each look-up is a snapshot of its own, and with
+        ``expect`` (a :meth:`fingerprint`) it raises :class:`RegisterChanged` if anyone has
+        merged since that fingerprint was taken: look-ups that must agree then still do.
+        """
+        return CurrentRecords(self, tuple(sheet_names), conn, expect)
+
     def sheet_names(self, *, conn: Connection | None = None) -> list[str]:
         """Sheets that have at least one record, sorted."""
         query = select(versions_table.c.sheet_name).distinct().order_by(versions_table.c.sheet_name)
@@ -858,6 +905,62 @@ class Register:
         query = select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id.desc())
         with self._reading(conn) as reader:
             return [_run_dict(row) for row in reader.execute(query).mappings()]
+
+
+class RegisterChanged(RuntimeError):
+    """Someone merged into the register between two reads that had to see it the same."""
+
+
+class CurrentRecords(RecordSource):
+    """The register's current records of some sheets, read from it at each look-up.
+
+    Read through ``conn`` when given (the night's transaction). Otherwise each look-up reads a
+    snapshot of its own and, given ``expect``, first checks the register's :meth:`fingerprint`
+    against it: on PostgreSQL a consolidation's exclusive lock keeps other runs out, but a SQLite
+    register shared by two drives is kept apart by nothing but each drive's run lock.
+    """
+
+    def __init__(
+        self,
+        register: Register,
+        sheet_names: tuple[str, ...],
+        conn: Connection | None,
+        expect: tuple[int, int] | None = None,
+    ) -> None:
+        self.register = register
+        self.sheet_names = sheet_names
+        self.conn = conn
+        self.expect = expect
+
+    @contextmanager
+    def _reader(self) -> Iterator[Connection]:
+        if self.conn is not None:
+            yield self.conn
+            return
+        with self.register.snapshot() as reader:
+            if self.expect is not None:
+                found = self.register.fingerprint(conn=reader)
+                if found != self.expect:
+                    raise RegisterChanged(f"register changed since {self.expect}: now {found}")
+            yield reader
+
+    def __getitem__(self, sheet_name: str) -> list[StoredRecord]:
+        if sheet_name not in self.sheet_names:
+            raise KeyError(sheet_name)
+        with self._reader() as reader:
+            return self.register.current(sheet_name, conn=reader)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sheet_names)
+
+    def __len__(self) -> int:
+        return len(self.sheet_names)
+
+    def count(self, sheet_name: str) -> int:
+        if sheet_name not in self.sheet_names:
+            return 0
+        with self._reader() as reader:
+            return self.register.current_count(sheet_name, conn=reader)
 
 
 def _acquire(conn: Connection, key: int, name: str, *, wait: bool, timeout: float | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,15 @@ from sheetsync.demo import build_demo_drive
 from sheetsync.drive import Drive
 from sheetsync.panel_record import draw_and_record
 from sheetsync.profile import load_profile
-from sheetsync.render_master import CERTIFICATE_SHEET, OVERDUE_SHEET, PANEL_DRAW_SHEET, PROGRESS_SHEET
-from sheetsync.schemas import Enterprise
+from sheetsync.records import RecordSource
+from sheetsync.render_master import (
+    CERTIFICATE_SHEET,
+    OVERDUE_SHEET,
+    PANEL_DRAW_SHEET,
+    PROGRESS_SHEET,
+    write_master,
+)
+from sheetsync.schemas import SHEETS, Enterprise
 from sheetsync.store import open_register
 
 AS_OF = date(2014, 11, 30)
@@ -83,3 +91,40 @@ def test_a_draw_recorded_after_a_run_is_on_the_next_master(report: Consolidation
     (line,) = table(again.master_path, PANEL_DRAW_SHEET)
     assert (line["抽取编号"], line["随机种子"], line["用途"]) == (record.panel_id, "20141130", "评估")
     assert line["专家组"] == record.panel_text and line["企业"] == record.enterprise
+
+
+@pytest.mark.parametrize("max_register_rows", [1_048_575, 50], ids=["one-master", "split"])
+def test_a_master_read_sheet_by_sheet_from_the_register_is_the_master_of_its_records_in_memory(
+    report: Consolidation, tmp_path: Path, max_register_rows: int
+) -> None:
+    """The night hands the master a RecordSource (each sheet read as it is written) to save
+    memory; the workbook must be byte for byte the one the same records in memory give."""
+    register_path = Drive(Path(report.run.drive)).register_path
+    written: dict[str, dict[str, bytes]] = {}
+    with open_register(f"sqlite:///{register_path}") as register:
+        source = register.current_records([model.sheet_name for model in SHEETS])
+        assert isinstance(source, RecordSource)
+        for label, records in (("source", source), ("memory", {name: source[name] for name in source})):
+            folder = tmp_path / label
+            folder.mkdir()
+            path = write_master(
+                folder / "总台账.xlsx",
+                records=records,
+                problems=[problem for outcome in report.files for problem in outcome.result.problems],
+                files=[outcome.summary() for outcome in report.files],
+                run=report.run,
+                view=report.view,
+                missing_submitters=report.missing_submitters,
+                submissions=register.submissions(),
+                max_register_rows=max_register_rows,
+            )
+            written[label] = {}
+            for book in sorted(folder.glob("*.xlsx")):
+                with zipfile.ZipFile(book) as archive:
+                    for member in archive.namelist():
+                        written[label][f"{book.name}/{member}"] = archive.read(member)
+            assert path.is_file()
+    assert written["source"].keys() == written["memory"].keys()
+    assert len(written["source"]) > (40 if max_register_rows == 50 else 20)
+    for member, content in written["memory"].items():
+        assert written["source"][member] == content, member

@@ -11,7 +11,7 @@ from sheetsync.domain import CertificateState, audit_statuses, certificate_statu
 from sheetsync.profile import load_profile
 from sheetsync.programme import WarningKind, evaluate, quarter_of
 from sheetsync.records import StoredRecord
-from sheetsync.schemas import Audit, ConsultingAgency, Enterprise, Project, SheetModel, Target
+from sheetsync.schemas import SHEETS, Audit, ConsultingAgency, Enterprise, Project, SheetModel, Target
 from sheetsync.uscc import check_character
 
 BEIJING = load_profile("beijing-2014")
@@ -92,6 +92,26 @@ def test_results_match_the_domain_on_the_typed_records() -> None:
     assert tuple(owned.record for owned in view.audits) == audit_statuses(audits, {}, BEIJING, D(2014, 7, 1))
     assert [owned.submitter for owned in view.audits] == ["朝阳区", "海淀区", "市商务委"]
     assert view.skipped == ()
+
+
+def test_each_sheet_is_read_once_and_its_remembered_cells_let_go() -> None:
+    """evaluate() may be handed a RecordSource that reads the register at each look-up: it asks
+    for each sheet once, and keeps no parsed cell of a sheet once that sheet is typed."""
+    register = beijing_register()
+    asked: list[str] = []
+
+    class Counting(dict[str, list[StoredRecord]]):
+        def get(self, key: str, default: Any = None) -> Any:
+            asked.append(key)
+            return super().get(key, default)
+
+    view = evaluate(Counting(register), BEIJING, D(2014, 7, 1))
+
+    assert len(asked) == len(set(asked)) and set(register) <= set(asked)
+    assert len(view.records.enterprises) == 3
+    for model in SHEETS:
+        for column in model.columns().values():
+            assert not column._text_outcomes and not column._other_outcomes, (model.sheet_name, column.header)
 
 
 def test_beijing_overdue_rows_carry_owner_name_and_the_seed_reason() -> None:

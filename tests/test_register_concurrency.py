@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from python_calamine import CalamineWorkbook
 from sqlalchemy import text
 
 from sheetsync.consolidate import consolidate
@@ -150,6 +151,37 @@ def test_two_machines_consolidating_into_one_register_lose_nothing(
         current[SHARED].data["phone"] == SHARED_PHONE[later]
     )  # the later run's value, on top of the other's
     assert Path(after).name == ("machine-a" if later == "A" else "machine-b")
+
+
+def test_a_run_merging_while_the_master_is_written_does_not_tear_it(
+    register_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The master reads the register again sheet by sheet; another drive's run committing in
+    between (possible on a SQLite register that two drives share) must not leave it half old,
+    half new: it is written again from the register as it is now."""
+    first, first_codes = make_drive(tmp_path / "machine-a", "A", {"海珠区": range(1, 30)})
+    second, second_codes = make_drive(tmp_path / "machine-b", "B", {"天河区": range(100, 130)})
+    profile = load_profile(PROFILE_NAME)
+    other_runs: list[Any] = []
+
+    def other_machine_merges(_outcome: Any, _source: Path) -> None:
+        if not other_runs:  # after this run's commit, before its master is read
+            other_runs.append(consolidate(second, profile, as_of=AS_OF, register_url=register_url))
+
+    with caplog.at_level("WARNING", logger="sheetsync.consolidate"):
+        report = consolidate(
+            first, profile, as_of=AS_OF, register_url=register_url, after_commit=other_machine_merges
+        )
+
+    assert "the register changed while the master was written" in caplog.text
+    assert master_codes(report.master_path) == first_codes | second_codes  # the register as it is now
+    assert report.files[0].merged["企业名录"].inserted == len(first_codes)  # what this run committed
+    assert master_codes(other_runs[0].master_path) == first_codes | second_codes
+
+
+def master_codes(path: Path) -> set[str]:
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("企业名录").to_python()
+    return {str(row[0]) for row in rows[1:] if row and row[0]}
 
 
 # --- exclusive() on PostgreSQL ---------------------------------------------------------------------

@@ -168,10 +168,13 @@ class _EnterpriseRow:
 class RegisterFormulas:
     """The extra cells of every register row, computed lazily in sheet order while the sheet is written.
 
-    ``records`` are the register's records as handed to the master (any order); ``ordered`` gives
-    a sheet's records in the order the sheet shows them. Cross-sheet facts (where each enterprise
-    sits in 企业名录, which enterprises started a full audit, which trainings were held) are worked
-    out up front; everything else as each row is written.
+    ``records`` are the register's records as handed to the master (a plain mapping, or a
+    :class:`~sheetsync.records.RecordSource` that reads a sheet each time it is asked); ``ordered``
+    gives a sheet's records in the order the sheet shows them. Each sheet's records are paired
+    with their typed counterparts in the view when the sheet is written (:meth:`rows`), so no
+    sheet's records need to be held beyond its own. Cross-sheet facts (which enterprises started
+    a full audit, which trainings were held) come from the view up front; where each enterprise
+    sits in 企业名录 is worked out once, from the records 企业名录 is written from.
     """
 
     def __init__(
@@ -186,42 +189,58 @@ class RegisterFormulas:
         self.as_of = view.as_of
         self.window = profile.certificates.renewal_window_days
         self.layout = layout
-        skipped = {(item.sheet_name, tuple(item.key), item.submitter) for item in view.skipped}
-
-        def pair(model: type[SheetModel], typed: Sequence[Owned[Any]]) -> dict[int, Any]:
-            return _pair(records.get(model.sheet_name, ()), typed, skipped)
-
-        self.enterprises = pair(Enterprise, view.records.enterprises)
-        self.audits = pair(Audit, view.records.audits)
-        # the domain gives one status per audit, in the records' order
-        self.statuses: dict[int, AuditStatus] = pair(Audit, view.audits)
-        self.projects = pair(Project, view.records.projects)
-        self.trainings = pair(Training, view.records.trainings)
-        self.attendees = pair(Attendee, view.records.attendees)
-
+        self.records = records
+        self.ordered = ordered
+        self.skipped = {(item.sheet_name, tuple(item.key), item.submitter) for item in view.skipped}
+        self.typed: dict[str, Sequence[Owned[Any]]] = {
+            Enterprise.sheet_name: view.records.enterprises,
+            Audit.sheet_name: view.records.audits,
+            Project.sheet_name: view.records.projects,
+            Training.sheet_name: view.records.trainings,
+            Attendee.sheet_name: view.records.attendees,
+        }
         self.certificates: dict[tuple[str, int], CertificateStatus] = {
             (owned.record.uscc, owned.record.round): owned.record for owned in view.certificates
         }
-        # 企业名录 as the sheet shows it: MATCH finds the first row of a code
-        self.enterprise_rows: list[_EnterpriseRow] = []
-        self.enterprise_position: dict[str, int] = {}
-        for position, record in enumerate(ordered(records.get(Enterprise.sheet_name, ())), start=1):
-            self.enterprise_position.setdefault(_fold(record.data.get("uscc")), position)
-            self.enterprise_rows.append(
+        # 企业名录 as the sheet shows it (MATCH finds the first row of a code); see _enterprise_index
+        self._enterprise_rows: list[_EnterpriseRow] | None = None
+        self._enterprise_position: dict[str, int] = {}
+        self.started_full = {
+            _fold(owned.record.uscc)
+            for owned in view.records.audits
+            if owned.record.uscc and self._started(owned.record)
+        }
+        self.held = {
+            _fold(owned.record.training_id)
+            for owned in view.records.trainings
+            if owned.record.training_id and known(owned.record.held_on, self.as_of) is not None
+        }
+
+    def _pairs(self, stored: Sequence[StoredRecord], typed: Sequence[Owned[Any]]) -> dict[int, Any]:
+        return _pair(stored, typed, self.skipped)
+
+    def _index_enterprises(self, stored: Sequence[StoredRecord], pairs: dict[int, Any]) -> None:
+        rows: list[_EnterpriseRow] = []
+        position_of: dict[str, int] = {}
+        for position, record in enumerate(self.ordered(stored), start=1):
+            position_of.setdefault(_fold(record.data.get("uscc")), position)
+            rows.append(
                 _EnterpriseRow(
-                    id(record) in self.enterprises,
+                    id(record) in pairs,
                     _text(record.data.get("category")),
                     _text(record.data.get("audit_type")),
                 )
             )
-        self.started_full = {
-            _fold(audit.uscc) for audit in self.audits.values() if audit.uscc and self._started(audit)
-        }
-        self.held = {
-            _fold(training.training_id)
-            for training in self.trainings.values()
-            if training.training_id and known(training.held_on, self.as_of) is not None
-        }
+        self._enterprise_rows, self._enterprise_position = rows, position_of
+
+    def _enterprise_index(self) -> tuple[list[_EnterpriseRow], dict[str, int]]:
+        """Each 企业名录 row's facts and each code's first row; read from the register if not yet known."""
+        if self._enterprise_rows is None:
+            sheet = Enterprise.sheet_name
+            stored = self.records.get(sheet, ())
+            self._index_enterprises(stored, self._pairs(stored, self.typed[sheet]))
+        assert self._enterprise_rows is not None
+        return self._enterprise_rows, self._enterprise_position
 
     # --- the domain's predicates, on one typed record ---------------------------------------
 
@@ -236,17 +255,29 @@ class RegisterFormulas:
 
     # --- per sheet ----------------------------------------------------------------------------
 
-    def rows(self, model: type[SheetModel]) -> RowExtras | None:
-        """A function giving one row's extra cells, or None for a sheet without extras."""
-        makers: dict[str, Callable[[], RowExtras]] = {
-            Enterprise.sheet_name: self._enterprise_rows,
-            Audit.sheet_name: self._audit_rows,
+    def rows(self, model: type[SheetModel], stored: Sequence[StoredRecord]) -> RowExtras | None:
+        """A function giving one row's extra cells, or None for a sheet without extras.
+
+        ``stored`` are the sheet's records in the order the view was computed from them (as the
+        register gives them); the rows then asked for must be among these very objects.
+        """
+        sheet = model.sheet_name
+        typed = self.typed.get(sheet)
+        if typed is None:
+            return None
+        pairs = self._pairs(stored, typed)
+        if model is Enterprise:
+            if self._enterprise_rows is None:
+                self._index_enterprises(stored, pairs)
+            return self._enterprise_rows_of(pairs)
+        if model is Audit:
+            return self._audit_rows(pairs, self._pairs(stored, self.view.audits))
+        makers: dict[str, Callable[[dict[int, Any]], RowExtras]] = {
             Project.sheet_name: self._project_rows,
             Training.sheet_name: self._training_rows,
             Attendee.sheet_name: self._attendee_rows,
         }
-        maker = makers.get(model.sheet_name)
-        return maker() if maker is not None else None
+        return makers[sheet](pairs)
 
     def _refs(self, model: type[SheetModel]) -> Callable[[str, int], str]:
         """``ref(field name or header, excel_row)`` → ``C5`` on the sheet itself."""
@@ -265,12 +296,12 @@ class RegisterFormulas:
 
         return ref
 
-    def _enterprise_rows(self) -> RowExtras:
+    def _enterprise_rows_of(self, enterprises: dict[int, Enterprise]) -> RowExtras:
         ref = self._refs(Enterprise)
         started_keys = self.layout.span(Audit.sheet_name, key_header(Distinct.STARTED))
 
         def extras(row: int, record: StoredRecord) -> list[Extra]:
-            enterprise: Enterprise | None = self.enterprises.get(id(record))
+            enterprise: Enterprise | None = enterprises.get(id(record))
             if enterprise is None:
                 return [0, 0, 0]
             in_park = enterprise.category == INDUSTRY and bool(enterprise.park)
@@ -294,7 +325,7 @@ class RegisterFormulas:
         """企业行 and 企业类别 of the enterprise a record names; the row number for more lookups."""
         enterprises = Enterprise.sheet_name
         codes = self.layout.span(enterprises, Enterprise.header("uscc"))
-        position = self.enterprise_position.get(_fold(uscc), 0)
+        position = self._enterprise_index()[1].get(_fold(uscc), 0)
         found = ref(ENTERPRISE_ROW, row)
         where = Formula(f"=IFERROR(MATCH({ref('uscc', row)},{codes},0),0)", position)
         category = Formula(
@@ -313,12 +344,12 @@ class RegisterFormulas:
     def _enterprise_value(self, position: int, name: str) -> str:
         if position == 0:
             return ""
-        row = self.enterprise_rows[position - 1]
+        row = self._enterprise_index()[0][position - 1]
         if not row.counted:
             return ""
         return row.category if name == "category" else row.audit_type
 
-    def _audit_rows(self) -> RowExtras:
+    def _audit_rows(self, audits: dict[int, Audit], statuses: dict[int, AuditStatus]) -> RowExtras:
         ref = self._refs(Audit)
         distinct = _DistinctKeys(self.layout, Audit.sheet_name, ref, "uscc")
 
@@ -350,8 +381,8 @@ class RegisterFormulas:
             }
 
         def extras(row: int, record: StoredRecord) -> list[Extra]:
-            audit: Audit | None = self.audits.get(id(record))
-            status = self.statuses.get(id(record))
+            audit: Audit | None = audits.get(id(record))
+            status = statuses.get(id(record))
             if audit is None or status is None:
                 return [None] * 9 + [0, "", ""] + distinct.skipped(3)
             deadline = ref(NEXT_DEADLINE, row)
@@ -397,11 +428,11 @@ class RegisterFormulas:
             return [status.expires_on, days, str(status.state)]
         return [status.expires_on, days, Formula(certificate_state(expiry, self.window), str(status.state))]
 
-    def _project_rows(self) -> RowExtras:
+    def _project_rows(self, projects: dict[int, Project]) -> RowExtras:
         ref = self._refs(Project)
 
         def extras(row: int, record: StoredRecord) -> list[Extra]:
-            project: Project | None = self.projects.get(id(record))
+            project: Project | None = projects.get(id(record))
             if project is None:
                 return [0, None, None]
             live = Formula(
@@ -412,11 +443,11 @@ class RegisterFormulas:
 
         return extras
 
-    def _training_rows(self) -> RowExtras:
+    def _training_rows(self, trainings: dict[int, Training]) -> RowExtras:
         ref = self._refs(Training)
 
         def extras(row: int, record: StoredRecord) -> list[Extra]:
-            training: Training | None = self.trainings.get(id(record))
+            training: Training | None = trainings.get(id(record))
             if training is None:
                 return [0, None]
             held = known(training.held_on, self.as_of) is not None
@@ -431,13 +462,13 @@ class RegisterFormulas:
 
         return extras
 
-    def _attendee_rows(self) -> RowExtras:
+    def _attendee_rows(self, attendees: dict[int, Attendee]) -> RowExtras:
         ref = self._refs(Attendee)
         distinct = _DistinctKeys(self.layout, Attendee.sheet_name, ref, "uscc")
         held_keys = self.layout.span(Training.sheet_name, HELD_KEY)
 
         def extras(row: int, record: StoredRecord) -> list[Extra]:
-            attendee: Attendee | None = self.attendees.get(id(record))
+            attendee: Attendee | None = attendees.get(id(record))
             if attendee is None:
                 return [0, None, None, *distinct.skipped(2)]
             counted = _fold(attendee.training_id) in self.held

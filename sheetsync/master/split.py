@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetsync.profile import Submitter
-from sheetsync.records import StoredRecord
+from sheetsync.records import StoredRecord, record_count
 
 EXCEL_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header row
 DEFAULT_MASTER_NAME = "总台账.xlsx"
@@ -68,7 +68,7 @@ def plan_split(
     """The split workbooks when any register sheet has more than ``limit`` rows; None otherwise."""
     if limit < 1:
         raise ValueError(f"max_register_rows must be at least 1, not {limit}")
-    if all(len(rows) <= limit for rows in records.values()):
+    if all(record_count(records, sheet_name) <= limit for sheet_name in records):
         return None
     master = master_path if master_path is not None else Path(DEFAULT_MASTER_NAME)
     books: dict[str, SplitBook] = {}

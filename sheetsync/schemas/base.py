@@ -166,6 +166,16 @@ class Column:
             found = self._remember(self._other_outcomes, key, raw)
         return found
 
+    def forget_outcomes(self) -> None:
+        """Let go of the remembered cells: worth it between sheets, not between rows.
+
+        Each remembered cell keeps its raw text and parsed value alive; for a column of names or
+        credit codes that is up to ``PARSE_CACHE_SIZE`` entries nobody will ask for again once
+        the sheet is done, a few hundred MB over a national night's columns.
+        """
+        self._text_outcomes.clear()
+        self._other_outcomes.clear()
+
     def _remember(self, cache: dict[Any, Any], key: Any, raw: Any) -> Any:
         found = self._attempt(raw)
         if len(cache) >= PARSE_CACHE_SIZE:
