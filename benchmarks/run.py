@@ -78,8 +78,8 @@ TARGETS: tuple[tuple[str, str, str, str, Callable[[float], bool]], ...] = (
 )
 # Phases of a consolidation that are not the register stage: what evaluation and the master add.
 OWNERSHIP_PHASE = "ownership (_isolate, incl. its register reads)"
-# the domain and the master read the register sheet by sheet: timed apart, inside their phases
-NESTED_READS = "register.current (read inside evaluate and write_master)"
+# the master reads the register sheet by sheet: timed apart, inside its phase
+NESTED_READS = "register.current (sheets read inside write_master; evaluate streams its own)"
 NIGHT_PHASES = (
     "register.current (load records)",
     "evaluate (domain)",

@@ -41,7 +41,7 @@ from sheetsync.domain import (
     reaudit_statuses,
 )
 from sheetsync.profile import Profile
-from sheetsync.records import StoredRecord
+from sheetsync.records import StoredRecord, each_record
 from sheetsync.schemas import (
     Attendee,
     Audit,
@@ -227,14 +227,14 @@ def evaluate(
 
     ``register_records`` maps a contract sheet name to its current records, as
     :meth:`sheetsync.store.Register.current` returns them; a sheet left out counts as empty.
-    Each sheet is asked for once and its records are not kept (only their typed copies), so a
-    :class:`~sheetsync.records.RecordSource` is read one sheet at a time.
+    Each sheet is gone through once and its records are not kept (only their typed copies), so a
+    :class:`~sheetsync.records.RecordSource` is streamed one sheet at a time.
     The contract has no column for suspended titles, so the office's suspensions come in apart.
     """
     skipped: list[SkippedRecord] = []
 
     def typed(model: type[M]) -> tuple[Owned[M], ...]:
-        return _typed(model, register_records.get(model.sheet_name, ()), skipped)
+        return _typed(model, each_record(register_records, model.sheet_name), skipped)
 
     records = ProgrammeRecords(
         enterprises=typed(Enterprise),
@@ -284,7 +284,7 @@ def evaluate(
 
 
 def _typed(
-    model: type[M], stored: Sequence[StoredRecord], skipped: list[SkippedRecord]
+    model: type[M], stored: Iterable[StoredRecord], skipped: list[SkippedRecord]
 ) -> tuple[Owned[M], ...]:
     """The register's rows as contract models, each with the submitter the register holds it for."""
     found: list[Owned[M]] = []
@@ -300,7 +300,7 @@ def _typed(
 def _type_each(
     model: type[M],
     columns: Mapping[str, Column] | None,
-    stored: Sequence[StoredRecord],
+    stored: Iterable[StoredRecord],
     found: list[Owned[M]],
     skipped: list[SkippedRecord],
 ) -> None:

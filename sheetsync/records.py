@@ -7,7 +7,7 @@ tested against them without importing the stage before it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -212,6 +212,17 @@ class RecordSource(Mapping[str, Sequence[StoredRecord]], ABC):
     @abstractmethod
     def count(self, sheet_name: str) -> int:
         """How many current records ``sheet_name`` has, without reading them."""
+
+    @abstractmethod
+    def each(self, sheet_name: str) -> Iterator[StoredRecord]:
+        """The sheet's records one at a time, in the order a look-up gives them, none held."""
+
+
+def each_record(records: Mapping[str, Sequence[StoredRecord]], sheet_name: str) -> Iterable[StoredRecord]:
+    """A sheet's records for one pass: streamed where ``records`` can, as held otherwise."""
+    if isinstance(records, RecordSource):
+        return records.each(sheet_name)
+    return records.get(sheet_name, ())
 
 
 def record_count(records: Mapping[str, Sequence[StoredRecord]], sheet_name: str) -> int:

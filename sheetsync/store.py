@@ -425,17 +425,21 @@ _NEW_FIELD: dict[str, str] = {}
 
 
 def _stored_records(rows: Iterable[Any]) -> list[StoredRecord]:
+    """Rows of ``_RECORD_COLUMNS`` as records (see :func:`_each_stored_record`)."""
+    return list(_each_stored_record(rows))
+
+
+def _each_stored_record(rows: Iterable[Any]) -> Iterator[StoredRecord]:
     """Rows of ``_RECORD_COLUMNS`` as records, decoded a batch at a time, provenance shared.
 
-    The master and the domain engine need every current record in memory at once (a million at
-    national scale).  Decoding a batch of data texts as one JSON array makes its records share
-    their field-name strings, and equal provenance texts (a file's name and hash, repeated on
-    each of its rows) are kept once: together about a third of the records' memory. Equal
-    values of a field are kept once too (:class:`_SharedTexts`).
+    A register sheet's records run to 300,000 at national scale.  Decoding a batch of data
+    texts as one JSON array makes its records share their field-name strings, and equal
+    provenance texts (a file's name and hash, repeated on each of its rows) are kept once:
+    together about a third of the records' memory. Equal values of a field are kept once too
+    (:class:`_SharedTexts`).
     """
     shared: dict[Any, Any] = {}
     texts = _SharedTexts()
-    records: list[StoredRecord] = []
     iterator = iter(rows)
     while batch := list(islice(iterator, DECODE_BATCH)):
         keys = _loads("[" + ",".join(row[1] for row in batch) + "]")
@@ -454,21 +458,18 @@ def _stored_records(rows: Iterable[Any]) -> list[StoredRecord]:
                 file_hash,
                 at,
             ) = row
-            records.append(
-                StoredRecord(
-                    shared.setdefault(sheet_name, sheet_name),
-                    tuple(key),
-                    data,
-                    version,
-                    shared.setdefault(submitter, submitter),
-                    shared.setdefault(file_name, file_name),
-                    shared.setdefault(source_sheet, source_sheet),
-                    source_row,
-                    shared.setdefault(file_hash, file_hash),
-                    shared.setdefault(at, at),
-                )
+            yield StoredRecord(
+                shared.setdefault(sheet_name, sheet_name),
+                tuple(key),
+                data,
+                version,
+                shared.setdefault(submitter, submitter),
+                shared.setdefault(file_name, file_name),
+                shared.setdefault(source_sheet, source_sheet),
+                source_row,
+                shared.setdefault(file_hash, file_hash),
+                shared.setdefault(at, at),
             )
-    return records
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -488,6 +489,14 @@ _RECORD_COLUMNS = (
     versions_table.c.file_hash,
     versions_table.c.recorded_at,
 )
+
+
+def _current_query(sheet_name: str) -> Any:
+    return (
+        select(*_RECORD_COLUMNS)
+        .where(versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true())
+        .order_by(versions_table.c.record_key)
+    )
 
 
 def _bind_processor(conn: Connection, name: str) -> Any:
@@ -629,13 +638,15 @@ class Register:
 
     def current(self, sheet_name: str, *, conn: Connection | None = None) -> list[StoredRecord]:
         """Current versions of a sheet's records, ordered by their key text."""
-        query = (
-            select(*_RECORD_COLUMNS)
-            .where(versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true())
-            .order_by(versions_table.c.record_key)
-        )
         with self._reading(conn) as reader:
-            return _stored_records(reader.execute(query))
+            return _stored_records(reader.execute(_current_query(sheet_name)))
+
+    def each_current(self, sheet_name: str, *, conn: Connection | None = None) -> Iterator[StoredRecord]:
+        """:meth:`current` one record at a time, as they are read: never the whole sheet at once."""
+        with self._reading(conn) as reader:
+            # a server-side cursor on PostgreSQL; SQLite's cursor steps through the rows anyway
+            query = _current_query(sheet_name).execution_options(yield_per=DECODE_BATCH)
+            yield from _each_stored_record(reader.execute(query))
 
     def current_keys(self, sheet_name: str, *, conn: Connection | None = None) -> set[tuple[Any, ...]]:
         """Keys (in JSON form, see :func:`json_key`) of the sheet's current records."""
@@ -949,6 +960,12 @@ class CurrentRecords(RecordSource):
             raise KeyError(sheet_name)
         with self._reader() as reader:
             return self.register.current(sheet_name, conn=reader)
+
+    def each(self, sheet_name: str) -> Iterator[StoredRecord]:
+        if sheet_name not in self.sheet_names:
+            return
+        with self._reader() as reader:
+            yield from self.register.each_current(sheet_name, conn=reader)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.sheet_names)

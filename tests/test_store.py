@@ -23,6 +23,7 @@ from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow
 from sheetsync.schemas import Enterprise, Stamp, SubmitterKind
 from sheetsync.store import (
     Register,
+    RegisterChanged,
     content_hash,
     decode_key,
     dumps,
@@ -347,6 +348,43 @@ def test_equal_texts_of_a_field_are_kept_once_until_the_field_proves_unique(
     codes = [record.data["uscc"] for record in records]
     # more distinct codes than the limit: the field is left alone past it, values intact
     assert len({id(code) for code in codes}) == len(codes)
+
+
+def test_current_records_read_the_register_at_each_look_up_and_stream_it(register: Register) -> None:
+    submission_id, _ = add_submission(register, file_result())
+    with register.transaction() as conn:
+        register.insert_versions(
+            conn, [version_row(submission_id, (f"code-{n:04d}",), 1) for n in range(2500)]
+        )
+    source = register.current_records(["企业名录", "审核进度"])
+    before = source["企业名录"]
+
+    assert list(source) == ["企业名录", "审核进度"] and len(source) == 2
+    assert (source.count("企业名录"), source.count("审核进度"), source.count("专家库")) == (2500, 0, 0)
+    assert list(source.each("企业名录")) == before == register.current("企业名录")
+    assert list(source.each("专家库")) == [] and source["审核进度"] == []
+    with pytest.raises(KeyError):
+        source["专家库"]
+    with register.transaction() as conn:
+        register.insert_versions(conn, [version_row(submission_id, ("code-9999",), 1)])
+    assert len(source["企业名录"]) == 2501  # nothing held: read again
+
+
+def test_current_records_refuse_to_read_a_register_changed_since_their_fingerprint(
+    register: Register,
+) -> None:
+    submission_id, _ = add_submission(register, file_result())
+    fingerprint = register.fingerprint()
+    source = register.current_records(["企业名录"], expect=fingerprint)
+    assert source.count("企业名录") == 0
+    with register.transaction() as conn:
+        register.insert_versions(conn, [version_row(submission_id, (USCC_A,), 1)])
+
+    assert register.fingerprint() != fingerprint
+    with pytest.raises(RegisterChanged):
+        source["企业名录"]
+    with pytest.raises(RegisterChanged):
+        list(source.each("企业名录"))
 
 
 def test_supersede_keeps_the_old_version(register: Register) -> None:
