@@ -7,7 +7,7 @@ tested against them without importing the stage before it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -216,6 +216,53 @@ class RecordSource(Mapping[str, Sequence[StoredRecord]], ABC):
     @abstractmethod
     def each(self, sheet_name: str) -> Iterator[StoredRecord]:
         """The sheet's records one at a time, in the order a look-up gives them, none held."""
+
+    @abstractmethod
+    def sorted_sheet(self, sheet_name: str, sort_key: Callable[[tuple[Any, ...]], Any]) -> SortedSheet:
+        """The sheet's records ordered by ``sort_key`` of their keys, read as they are gone through."""
+
+
+# Records fetched per query when a sheet is streamed in an order of our own (SortedSheet).
+SORTED_FETCH = 1000
+
+Identity = tuple[tuple[Any, ...], str]  # a record's key and the submitter the register holds it for
+
+
+@dataclass(frozen=True)
+class SortedSheet:
+    """A sheet's records to go through once in a chosen order, fetched a thousand at a time.
+
+    ``identities`` are the records' keys and submitters in the register's order (what
+    :meth:`RecordSource.__getitem__` gives, and the order the domain's view follows);
+    ``order`` the positions in that list in the order wanted; ``fetch`` gives the records at
+    some positions, in the order asked. Iterating yields ``(position, record)``.
+    """
+
+    identities: list[Identity]
+    order: list[int]
+    fetch: Callable[[Sequence[int]], list[StoredRecord]]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self) -> Iterator[tuple[int, StoredRecord]]:
+        for start in range(0, len(self.order), SORTED_FETCH):
+            positions = self.order[start : start + SORTED_FETCH]
+            yield from zip(positions, self.fetch(positions), strict=True)
+
+
+def sorted_sheet(
+    records: Mapping[str, Sequence[StoredRecord]],
+    sheet_name: str,
+    sort_key: Callable[[tuple[Any, ...]], Any],
+) -> SortedSheet:
+    """A sheet's records ordered by ``sort_key`` of their keys: streamed where ``records`` can."""
+    if isinstance(records, RecordSource):
+        return records.sorted_sheet(sheet_name, sort_key)
+    held = records.get(sheet_name, ())
+    identities = [(record.key, record.submitter) for record in held]
+    order = sorted(range(len(held)), key=lambda position: sort_key(held[position].key))
+    return SortedSheet(identities, order, lambda positions: [held[position] for position in positions])
 
 
 def each_record(records: Mapping[str, Sequence[StoredRecord]], sheet_name: str) -> Iterable[StoredRecord]:

@@ -98,10 +98,12 @@ from sheetsync.records import (
     FILE_STATUS_LABELS,
     FileStatus,
     FileSummary,
+    Identity,
     RecordSource,
     RunInfo,
     StoredRecord,
     record_count,
+    sorted_sheet,
 )
 from sheetsync.schemas import SHEETS, Audit, Column, Kind, SheetModel
 from sheetsync.schemas.audit import REPORT_GRADES
@@ -532,12 +534,9 @@ def write_master(
         master = replace(master, records={name: records[name] for name in records})
     plan = Plan(master)
     if plan.split is not None:
-        extra_cells = {
-            model.sheet_name: _row_extras(plan, model, master.records.get(model.sheet_name, ()))
-            for model in SHEETS
-        }
+        sheets = {model.sheet_name: _SplitSheet.of(plan, model, master.records) for model in SHEETS}
         for split_book in plan.split.books:
-            _write_split_book(split_book, master, plan, plan.split.limit, extra_cells)
+            _write_split_book(split_book, master, plan, plan.split.limit, sheets)
     with _staged(Path(path)) as temporary:
         # Not closed on failure: assembling a workbook that is about to be thrown away would only
         # risk a second error hiding the first.
@@ -929,18 +928,37 @@ def _write_register_sheet(
     collapsed. Nothing here depends on the run time or its problems, so two runs over an
     unchanged register and the same as_of give the same sheet cell for cell.
     """
-    stored = master.records.get(model.sheet_name, ())  # read now, let go once the sheet is written
-    extra_cells = _row_extras(plan, model, stored)
-    _write_register_rows(
-        book, formats, plan, model, model.sheet_name, _by_key(stored), extra_cells, live=True
-    )
+    # streamed in key order from the register when the records come from it: never held whole
+    rows = sorted_sheet(master.records, model.sheet_name, _sort_key)
+    extra_cells = _row_extras(plan, model, rows.identities, index=True)
+    _write_register_rows(book, formats, plan, model, model.sheet_name, rows, extra_cells, live=True)
 
 
-def _row_extras(plan: Plan, model: type[SheetModel], stored: Sequence[StoredRecord]) -> RowExtras | None:
-    """The computed cells of ``model``'s rows, ``stored`` being all its records as the register gives them."""
+def _row_extras(
+    plan: Plan, model: type[SheetModel], identities: Sequence[Identity], *, index: bool = False
+) -> RowExtras | None:
+    """The computed cells of ``model``'s rows, ``identities`` being all its records in the register's order."""
     if plan.registers is None or not extra_columns(model):
         return None
-    return plan.registers.rows(model, stored)
+    return plan.registers.rows(model, identities, index=index)
+
+
+@dataclass(frozen=True)
+class _SplitSheet:
+    """One register sheet as the split workbooks take it: its row cells, and each record's position."""
+
+    extra_cells: RowExtras | None
+    position: dict[int, int]  # id(record) → its position in the register's order
+
+    @classmethod
+    def of(
+        cls, plan: Plan, model: type[SheetModel], records: Mapping[str, Sequence[StoredRecord]]
+    ) -> _SplitSheet:
+        held = records.get(model.sheet_name, ())
+        identities = [(record.key, record.submitter) for record in held]
+        return cls(
+            _row_extras(plan, model, identities), {id(record): index for index, record in enumerate(held)}
+        )
 
 
 def _write_register_rows(
@@ -949,12 +967,13 @@ def _write_register_rows(
     plan: Plan,
     model: type[SheetModel],
     name: str,
-    records: Sequence[StoredRecord],
+    rows: Iterable[tuple[int, StoredRecord]],
     extra_cells: RowExtras | None,
     *,
     live: bool,
 ) -> None:
-    """A register sheet of ``records`` in the order given; ``extra_cells`` gives a row's computed cells.
+    """A register sheet of ``rows`` (each record with its position in the register's order), in
+    the order given; ``extra_cells`` gives a row's computed cells.
 
     ``live``: the sheet of the master, with every computed column and its formulas. Otherwise a
     sheet of a split workbook: the officer columns as the values sheetsync computed, and no
@@ -996,7 +1015,7 @@ def _write_register_rows(
         extra_cells = None
     write_extras = _extras_writer(sheet, formats, extras, first_extra)
     row = 0
-    for row, record in enumerate(records, start=1):
+    for row, (position, record) in enumerate(rows, start=1):
         data = record.data
         for col, field_name, write in field_writers:
             value = data.get(field_name)
@@ -1004,7 +1023,7 @@ def _write_register_rows(
                 write(row, col, value)
         provenance(row, record)
         if extra_cells is not None:
-            values = extra_cells(row + 1, record)
+            values = extra_cells(row + 1, record, position)
             if not live:
                 values = [_value_of(values[index]) for index in kept]
             write_extras(row, values)
@@ -1026,7 +1045,7 @@ def _write_split_book(
     master: MasterInput,
     plan: Plan,
     limit: int,
-    extra_cells: Mapping[str, RowExtras | None],
+    sheets: Mapping[str, _SplitSheet],
 ) -> None:
     """One submitter's register workbook: a cover sheet, then its rows of each register sheet."""
     with _staged(split_book.path) as temporary:
@@ -1037,19 +1056,12 @@ def _write_split_book(
         formats = Formats(book)
         _write_split_cover(book, formats, master, plan, split_book)
         for model in SHEETS:
+            split = sheets[model.sheet_name]
             records = _by_key(split_book.records.get(model.sheet_name, ()))
             for part, start in enumerate(range(0, len(records), limit), start=1):
                 name = part_name(model.sheet_name, part)
-                _write_register_rows(
-                    book,
-                    formats,
-                    plan,
-                    model,
-                    name,
-                    records[start : start + limit],
-                    extra_cells.get(model.sheet_name),
-                    live=False,
-                )
+                rows = [(split.position[id(record)], record) for record in records[start : start + limit]]
+                _write_register_rows(book, formats, plan, model, name, rows, split.extra_cells, live=False)
         book.close()
 
 
@@ -1181,7 +1193,11 @@ def _row_test(col_index: int, value: str) -> str:
 
 def _by_key(records: Sequence[StoredRecord]) -> list[StoredRecord]:
     """Records in key order, whatever order the register handed them over in."""
-    return sorted(records, key=lambda record: tuple(_sortable(part) for part in record.key))
+    return sorted(records, key=lambda record: _sort_key(record.key))
+
+
+def _sort_key(key: Sequence[Any]) -> tuple[tuple[int, Any], ...]:
+    return tuple(_sortable(part) for part in key)
 
 
 def _sortable(part: Any) -> tuple[int, Any]:

@@ -27,7 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -68,7 +68,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from sheetsync.errors import Problem
-from sheetsync.records import FileResult, FileStatus, RecordSource, StoredRecord
+from sheetsync.records import FileResult, FileStatus, RecordSource, SortedSheet, StoredRecord
 
 # Rows per executemany batch and keys per IN (...) lookup: well under SQLite's variable limit.
 WRITE_BATCH = 5_000
@@ -641,6 +641,44 @@ class Register:
         with self._reading(conn) as reader:
             return _stored_records(reader.execute(_current_query(sheet_name)))
 
+    def current_listing(
+        self, sheet_name: str, *, conn: Connection | None = None
+    ) -> list[tuple[int, tuple[Any, ...], str]]:
+        """(row id, key, submitter) of a sheet's current records, in :meth:`current`'s order; no data."""
+        table = versions_table
+        query = (
+            select(table.c.id, table.c.record_key, table.c.submitter)
+            .where(table.c.sheet_name == sheet_name, table.c.is_current == true())
+            .order_by(table.c.record_key)
+        )
+        listing: list[tuple[int, tuple[Any, ...], str]] = []
+        submitters: dict[str, str] = {}
+        with self._reading(conn) as reader:
+            rows = iter(reader.execute(query))
+            while batch := list(islice(rows, DECODE_BATCH)):
+                keys = _loads("[" + ",".join(row[1] for row in batch) + "]")
+                listing += (
+                    (row[0], tuple(key), submitters.setdefault(row[2], row[2]))
+                    for row, key in zip(batch, keys, strict=True)
+                )
+        return listing
+
+    def records_by_id(self, ids: Sequence[int], *, conn: Connection | None = None) -> list[StoredRecord]:
+        """The record versions with these row ids, in the order given."""
+        query = select(*_RECORD_COLUMNS, versions_table.c.id).where(
+            versions_table.c.id.in_(bindparam("ids", expanding=True))
+        )
+        found: dict[int, Any] = {}
+        with self._reading(conn) as reader:
+            for chunk in _chunks(list(ids), LOOKUP_CHUNK):
+                found.update(
+                    (row[-1], tuple(row)[:-1]) for row in reader.execute(query, {"ids": list(chunk)})
+                )
+        missing = [row_id for row_id in ids if row_id not in found]
+        if missing:
+            raise RegisterChanged(f"{len(missing)} record versions are gone, the first id {missing[0]}")
+        return _stored_records(found[row_id] for row_id in ids)
+
     def each_current(self, sheet_name: str, *, conn: Connection | None = None) -> Iterator[StoredRecord]:
         """:meth:`current` one record at a time, as they are read: never the whole sheet at once."""
         with self._reading(conn) as reader:
@@ -966,6 +1004,23 @@ class CurrentRecords(RecordSource):
             return
         with self._reader() as reader:
             yield from self.register.each_current(sheet_name, conn=reader)
+
+    def sorted_sheet(self, sheet_name: str, sort_key: Callable[[tuple[Any, ...]], Any]) -> SortedSheet:
+        """Listed (ids and keys) up front; the records fetched by id as they are gone through, each
+        batch in a snapshot checked against ``expect``, so no read transaction spans the writing."""
+        listing: list[tuple[int, tuple[Any, ...], str]] = []
+        if sheet_name in self.sheet_names:
+            with self._reader() as reader:
+                listing = self.register.current_listing(sheet_name, conn=reader)
+        ids = [row_id for row_id, _, _ in listing]
+        identities = [(key, submitter) for _, key, submitter in listing]
+        order = sorted(range(len(identities)), key=lambda position: sort_key(identities[position][0]))
+
+        def fetch(positions: Sequence[int]) -> list[StoredRecord]:
+            with self._reader() as reader:
+                return self.register.records_by_id([ids[position] for position in positions], conn=reader)
+
+        return SortedSheet(identities, order, fetch)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.sheet_names)

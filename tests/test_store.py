@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from sheetsync import records as records_module
 from sheetsync import store
 from sheetsync.errors import Problem
-from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow
+from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow, sorted_sheet
 from sheetsync.schemas import Enterprise, Stamp, SubmitterKind
 from sheetsync.store import (
     Register,
@@ -368,6 +369,28 @@ def test_current_records_read_the_register_at_each_look_up_and_stream_it(registe
     with register.transaction() as conn:
         register.insert_versions(conn, [version_row(submission_id, ("code-9999",), 1)])
     assert len(source["企业名录"]) == 2501  # nothing held: read again
+
+
+def test_a_sorted_sheet_streams_the_records_in_our_order_with_their_register_positions(
+    register: Register, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The register orders by key text, the master by key: they differ ("ab!" sorts before
+    "ab" as JSON text), and each record must still come with its position in the register."""
+    monkeypatch.setattr(records_module, "SORTED_FETCH", 3)  # several fetches
+    submission_id, _ = add_submission(register, file_result())
+    codes = ["ab", "ab!", "b", "a b", "Ab", "ab\\", "z", "ab0"]
+    with register.transaction() as conn:
+        register.insert_versions(conn, [version_row(submission_id, (code,), 1) for code in codes])
+    source = register.current_records(["企业名录"])
+    held = {"企业名录": source["企业名录"]}
+
+    streamed = source.sorted_sheet("企业名录", lambda key: key)
+    reference = sorted_sheet(held, "企业名录", lambda key: key)
+
+    assert [record.key for _, record in streamed] == [(code,) for code in sorted(codes)]
+    assert list(streamed) == list(reference)
+    assert streamed.identities == reference.identities == [(r.key, r.submitter) for r in held["企业名录"]]
+    assert [record.key[0] for _, record in streamed] != [record.key[0] for record in held["企业名录"]]
 
 
 def test_current_records_refuse_to_read_a_register_changed_since_their_fingerprint(

@@ -35,7 +35,7 @@ from sheetsync.master.formulas import AS_OF_NAME, Formula, cached, col, date_kno
 from sheetsync.master.layout import OWNER_HEADER, Layout
 from sheetsync.profile import Profile, Stage
 from sheetsync.programme import ProgrammeView
-from sheetsync.records import StoredRecord
+from sheetsync.records import Identity, StoredRecord
 from sheetsync.schemas import Attendee, Audit, Enterprise, Project, SheetModel, Training
 from sheetsync.schemas.audit import ACCEPTANCE_PASSED, AUDIT_FULL, AUDIT_ONSITE
 from sheetsync.schemas.training import YES
@@ -155,7 +155,8 @@ def extra_columns(model: type[SheetModel]) -> tuple[ExtraColumn, ...]:
 
 # What one extra cell holds: nothing, a plain value, or a formula with its cached value.
 Extra = Formula | str | int | float | date | None
-RowExtras = Callable[[int, StoredRecord], list[Extra]]
+# (Excel row, record, the record's position in the register's order) → the row's extra cells
+RowExtras = Callable[[int, StoredRecord, int], list[Extra]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,30 +217,36 @@ class RegisterFormulas:
             if owned.record.training_id and known(owned.record.held_on, self.as_of) is not None
         }
 
-    def _pairs(self, stored: Sequence[StoredRecord], typed: Sequence[Owned[Any]]) -> dict[int, Any]:
-        return _pair(stored, typed, self.skipped)
+    def _aligned(self, sheet: str, identities: Sequence[Identity], typed: Sequence[Owned[Any]]) -> list[Any]:
+        return _aligned(sheet, identities, typed, self.skipped)
 
-    def _index_enterprises(self, stored: Sequence[StoredRecord], pairs: dict[int, Any]) -> None:
-        rows: list[_EnterpriseRow] = []
-        position_of: dict[str, int] = {}
-        for position, record in enumerate(self.ordered(stored), start=1):
-            position_of.setdefault(_fold(record.data.get("uscc")), position)
-            rows.append(
-                _EnterpriseRow(
-                    id(record) in pairs,
-                    _text(record.data.get("category")),
-                    _text(record.data.get("audit_type")),
-                )
-            )
-        self._enterprise_rows, self._enterprise_position = rows, position_of
+    def _index_row(
+        self, rows: list[_EnterpriseRow], position_of: dict[str, int], record: StoredRecord, counted: bool
+    ) -> None:
+        """One more 企业名录 row, in the order the sheet shows them."""
+        position_of.setdefault(_fold(record.data.get("uscc")), len(rows) + 1)
+        rows.append(
+            _EnterpriseRow(counted, _text(record.data.get("category")), _text(record.data.get("audit_type")))
+        )
 
     def _enterprise_index(self) -> tuple[list[_EnterpriseRow], dict[str, int]]:
-        """Each 企业名录 row's facts and each code's first row; read from the register if not yet known."""
+        """Each 企业名录 row's facts and each code's first row.
+
+        Built as the master's 企业名录 is written (:meth:`rows` with ``index=True``); otherwise
+        (a split master, whose records are all in memory anyway) from the records themselves.
+        """
         if self._enterprise_rows is None:
             sheet = Enterprise.sheet_name
             stored = self.records.get(sheet, ())
-            self._index_enterprises(stored, self._pairs(stored, self.typed[sheet]))
-        assert self._enterprise_rows is not None
+            typed_at = self._aligned(
+                sheet, [(record.key, record.submitter) for record in stored], self.typed[sheet]
+            )
+            position = {id(record): index for index, record in enumerate(stored)}
+            rows: list[_EnterpriseRow] = []
+            position_of: dict[str, int] = {}
+            for record in self.ordered(stored):
+                self._index_row(rows, position_of, record, typed_at[position[id(record)]] is not None)
+            self._enterprise_rows, self._enterprise_position = rows, position_of
         return self._enterprise_rows, self._enterprise_position
 
     # --- the domain's predicates, on one typed record ---------------------------------------
@@ -255,29 +262,49 @@ class RegisterFormulas:
 
     # --- per sheet ----------------------------------------------------------------------------
 
-    def rows(self, model: type[SheetModel], stored: Sequence[StoredRecord]) -> RowExtras | None:
+    def rows(
+        self, model: type[SheetModel], identities: Sequence[Identity], *, index: bool = False
+    ) -> RowExtras | None:
         """A function giving one row's extra cells, or None for a sheet without extras.
 
-        ``stored`` are the sheet's records in the order the view was computed from them (as the
-        register gives them); the rows then asked for must be among these very objects.
+        ``identities`` are the sheet's records (key, submitter) in the order the view was
+        computed from them, as the register gives them; a row is then asked for with its
+        record's position in that list. ``index``: the rows of 企业名录 will be asked for, every
+        one, in the order the sheet shows them, so where each enterprise sits is noted on the way.
         """
         sheet = model.sheet_name
         typed = self.typed.get(sheet)
         if typed is None:
             return None
-        pairs = self._pairs(stored, typed)
+        typed_at = self._aligned(sheet, identities, typed)
         if model is Enterprise:
-            if self._enterprise_rows is None:
-                self._index_enterprises(stored, pairs)
-            return self._enterprise_rows_of(pairs)
+            extras = self._enterprise_rows_of(typed_at)
+            if not index or self._enterprise_rows is not None:
+                return extras
+            return self._indexing(extras, typed_at)
         if model is Audit:
-            return self._audit_rows(pairs, self._pairs(stored, self.view.audits))
-        makers: dict[str, Callable[[dict[int, Any]], RowExtras]] = {
+            return self._audit_rows(typed_at, self._aligned(sheet, identities, self.view.audits))
+        makers: dict[str, Callable[[list[Any]], RowExtras]] = {
             Project.sheet_name: self._project_rows,
             Training.sheet_name: self._training_rows,
             Attendee.sheet_name: self._attendee_rows,
         }
-        return makers[sheet](pairs)
+        return makers[sheet](typed_at)
+
+    def _indexing(self, extras: RowExtras, typed_at: list[Any]) -> RowExtras:
+        """``extras``, noting each 企业名录 row as it goes; the index stands once every row is seen."""
+        rows: list[_EnterpriseRow] = []
+        position_of: dict[str, int] = {}
+        if not typed_at:
+            self._enterprise_rows, self._enterprise_position = rows, position_of
+
+        def noting(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            self._index_row(rows, position_of, record, typed_at[position] is not None)
+            if len(rows) == len(typed_at):
+                self._enterprise_rows, self._enterprise_position = rows, position_of
+            return extras(row, record, position)
+
+        return noting
 
     def _refs(self, model: type[SheetModel]) -> Callable[[str, int], str]:
         """``ref(field name or header, excel_row)`` → ``C5`` on the sheet itself."""
@@ -296,12 +323,12 @@ class RegisterFormulas:
 
         return ref
 
-    def _enterprise_rows_of(self, enterprises: dict[int, Enterprise]) -> RowExtras:
+    def _enterprise_rows_of(self, enterprises: list[Enterprise | None]) -> RowExtras:
         ref = self._refs(Enterprise)
         started_keys = self.layout.span(Audit.sheet_name, key_header(Distinct.STARTED))
 
-        def extras(row: int, record: StoredRecord) -> list[Extra]:
-            enterprise: Enterprise | None = enterprises.get(id(record))
+        def extras(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            enterprise: Enterprise | None = enterprises[position]
             if enterprise is None:
                 return [0, 0, 0]
             in_park = enterprise.category == INDUSTRY and bool(enterprise.park)
@@ -349,7 +376,7 @@ class RegisterFormulas:
             return ""
         return row.category if name == "category" else row.audit_type
 
-    def _audit_rows(self, audits: dict[int, Audit], statuses: dict[int, AuditStatus]) -> RowExtras:
+    def _audit_rows(self, audits: list[Audit | None], statuses: list[AuditStatus | None]) -> RowExtras:
         ref = self._refs(Audit)
         distinct = _DistinctKeys(self.layout, Audit.sheet_name, ref, "uscc")
 
@@ -380,9 +407,9 @@ class RegisterFormulas:
                 Distinct.ONSITE: f"AND({method}={text(AUDIT_ONSITE)},OR({evaluated}))",
             }
 
-        def extras(row: int, record: StoredRecord) -> list[Extra]:
-            audit: Audit | None = audits.get(id(record))
-            status = statuses.get(id(record))
+        def extras(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            audit: Audit | None = audits[position]
+            status = statuses[position]
             if audit is None or status is None:
                 return [None] * 9 + [0, "", ""] + distinct.skipped(3)
             deadline = ref(NEXT_DEADLINE, row)
@@ -428,11 +455,11 @@ class RegisterFormulas:
             return [status.expires_on, days, str(status.state)]
         return [status.expires_on, days, Formula(certificate_state(expiry, self.window), str(status.state))]
 
-    def _project_rows(self, projects: dict[int, Project]) -> RowExtras:
+    def _project_rows(self, projects: list[Project | None]) -> RowExtras:
         ref = self._refs(Project)
 
-        def extras(row: int, record: StoredRecord) -> list[Extra]:
-            project: Project | None = projects.get(id(record))
+        def extras(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            project: Project | None = projects[position]
             if project is None:
                 return [0, None, None]
             live = Formula(
@@ -443,11 +470,11 @@ class RegisterFormulas:
 
         return extras
 
-    def _training_rows(self, trainings: dict[int, Training]) -> RowExtras:
+    def _training_rows(self, trainings: list[Training | None]) -> RowExtras:
         ref = self._refs(Training)
 
-        def extras(row: int, record: StoredRecord) -> list[Extra]:
-            training: Training | None = trainings.get(id(record))
+        def extras(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            training: Training | None = trainings[position]
             if training is None:
                 return [0, None]
             held = known(training.held_on, self.as_of) is not None
@@ -462,13 +489,13 @@ class RegisterFormulas:
 
         return extras
 
-    def _attendee_rows(self, attendees: dict[int, Attendee]) -> RowExtras:
+    def _attendee_rows(self, attendees: list[Attendee | None]) -> RowExtras:
         ref = self._refs(Attendee)
         distinct = _DistinctKeys(self.layout, Attendee.sheet_name, ref, "uscc")
         held_keys = self.layout.span(Training.sheet_name, HELD_KEY)
 
-        def extras(row: int, record: StoredRecord) -> list[Extra]:
-            attendee: Attendee | None = attendees.get(id(record))
+        def extras(row: int, record: StoredRecord, position: int) -> list[Extra]:
+            attendee: Attendee | None = attendees[position]
             if attendee is None:
                 return [0, None, None, *distinct.skipped(2)]
             counted = _fold(attendee.training_id) in self.held
@@ -546,21 +573,28 @@ class _DistinctKeys:
         return Formula(f'=IF({key}="",0,IF(MATCH({key},{keys},0)=ROW()-1,1,0))', int(first))
 
 
-def _pair(
-    stored: Sequence[StoredRecord],
+def _aligned(
+    sheet: str,
+    identities: Sequence[Identity],
     typed: Sequence[Owned[Any]],
     skipped: set[tuple[str, tuple[Any, ...], str]],
-) -> dict[int, Any]:
-    """Each stored record's typed counterpart in the view, by the record's identity.
+) -> list[Any]:
+    """Each record's typed counterpart in the view, by the record's position; None where skipped.
 
     The view was computed from these records in this order, less the ones it skipped.
     """
-    kept = [
-        record for record in stored if (record.sheet_name, tuple(record.key), record.submitter) not in skipped
-    ]
-    if len(kept) != len(typed):
+    aligned: list[Any] = [None] * len(identities)
+    found = iter(typed)
+    for position, (key, submitter) in enumerate(identities):
+        if (sheet, tuple(key), submitter) in skipped:
+            continue
+        owned = next(found, None)
+        if owned is None:
+            raise ValueError("the programme view was not computed from the records handed to the master")
+        aligned[position] = owned.record
+    if next(found, None) is not None:
         raise ValueError("the programme view was not computed from the records handed to the master")
-    return {id(record): owned.record for record, owned in zip(kept, typed, strict=True)}
+    return aligned
 
 
 def _fold(value: Any) -> str:
