@@ -32,7 +32,7 @@ from typing import Any
 from sheetsync.errors import Problem
 from sheetsync.ownership import EnterpriseFacts, covers
 from sheetsync.profile import Profile, Submitter
-from sheetsync.records import FileStatus, FileSummary, StoredRecord
+from sheetsync.records import FileStatus, FileSummary, StoredRecord, each_record
 from sheetsync.schemas import Enterprise, SubmitterKind, Training
 
 CONFLICT_SHEET = "冲突待处理"
@@ -146,7 +146,7 @@ class _Owners:
         trainings = {p.value for p in problems if p.header == _TRAINING and p.value}
         self.enterprises: dict[str, EnterpriseFacts] = {}
         if codes:
-            for stored in records.get(Enterprise.sheet_name, ()):
+            for stored in each_record(records, Enterprise.sheet_name):  # streamed, never held
                 code = str(stored.data.get("uscc"))
                 if code in codes:
                     data = stored.data
@@ -155,7 +155,7 @@ class _Owners:
                     )
         self.trainings: dict[str, str] = {}
         if trainings:
-            for stored in records.get(Training.sheet_name, ()):
+            for stored in each_record(records, Training.sheet_name):
                 training_id = str(stored.data.get("training_id"))
                 if training_id in trainings:
                     self.trainings[training_id] = stored.submitter
