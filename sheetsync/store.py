@@ -424,28 +424,31 @@ class _SharedTexts:
 _NEW_FIELD: dict[str, str] = {}
 
 
-def _stored_records(rows: Iterable[Any]) -> list[StoredRecord]:
+def _stored_records(rows: Iterable[Any], *, share_texts: bool = True) -> list[StoredRecord]:
     """Rows of ``_RECORD_COLUMNS`` as records (see :func:`_each_stored_record`)."""
-    return list(_each_stored_record(rows))
+    return list(_each_stored_record(rows, share_texts=share_texts))
 
 
-def _each_stored_record(rows: Iterable[Any]) -> Iterator[StoredRecord]:
+def _each_stored_record(rows: Iterable[Any], *, share_texts: bool = True) -> Iterator[StoredRecord]:
     """Rows of ``_RECORD_COLUMNS`` as records, decoded a batch at a time, provenance shared.
 
     A register sheet's records run to 300,000 at national scale.  Decoding a batch of data
     texts as one JSON array makes its records share their field-name strings, and equal
     provenance texts (a file's name and hash, repeated on each of its rows) are kept once:
     together about a third of the records' memory. Equal values of a field are kept once too
-    (:class:`_SharedTexts`).
+    (:class:`_SharedTexts`), unless ``share_texts`` is false: records that are gone through and
+    let go (streamed to the domain, whose parse cache shares equal values anyway, or to the
+    master) would only pay its 2-3 µs a record.
     """
     shared: dict[Any, Any] = {}
-    texts = _SharedTexts()
+    texts = _SharedTexts() if share_texts else None
     iterator = iter(rows)
     while batch := list(islice(iterator, DECODE_BATCH)):
         keys = _loads("[" + ",".join(row[1] for row in batch) + "]")
         datas = _loads("[" + ",".join(row[3] for row in batch) + "]")
         for row, key, data in zip(batch, keys, datas, strict=True):
-            texts.share(data)
+            if texts is not None:
+                texts.share(data)
             (
                 sheet_name,
                 _key,
@@ -677,14 +680,14 @@ class Register:
         missing = [row_id for row_id in ids if row_id not in found]
         if missing:
             raise RegisterChanged(f"{len(missing)} record versions are gone, the first id {missing[0]}")
-        return _stored_records(found[row_id] for row_id in ids)
+        return _stored_records((found[row_id] for row_id in ids), share_texts=False)
 
     def each_current(self, sheet_name: str, *, conn: Connection | None = None) -> Iterator[StoredRecord]:
         """:meth:`current` one record at a time, as they are read: never the whole sheet at once."""
         with self._reading(conn) as reader:
             # a server-side cursor on PostgreSQL; SQLite's cursor steps through the rows anyway
             query = _current_query(sheet_name).execution_options(yield_per=DECODE_BATCH)
-            yield from _each_stored_record(reader.execute(query))
+            yield from _each_stored_record(reader.execute(query), share_texts=False)
 
     def current_keys(self, sheet_name: str, *, conn: Connection | None = None) -> set[tuple[Any, ...]]:
         """Keys (in JSON form, see :func:`json_key`) of the sheet's current records."""
