@@ -53,6 +53,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
     bindparam,
     create_engine,
     event,
@@ -442,10 +443,7 @@ def _each_stored_record(rows: Iterable[Any], *, share_texts: bool = True) -> Ite
     """
     shared: dict[Any, Any] = {}
     texts = _SharedTexts() if share_texts else None
-    iterator = iter(rows)
-    while batch := list(islice(iterator, DECODE_BATCH)):
-        keys = _loads("[" + ",".join(row[1] for row in batch) + "]")
-        datas = _loads("[" + ",".join(row[3] for row in batch) + "]")
+    for batch, keys, datas in _decoded_batches(rows, 1, 3):
         for row, key, data in zip(batch, keys, datas, strict=True):
             if texts is not None:
                 texts.share(data)
@@ -475,6 +473,13 @@ def _each_stored_record(rows: Iterable[Any], *, share_texts: bool = True) -> Ite
             )
 
 
+def _decoded_batches(rows: Iterable[Any], *columns: int) -> Iterator[tuple[list[Any], ...]]:
+    """``(batch, values of each JSON column)``, ``DECODE_BATCH`` rows at a time, one decode per column."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, DECODE_BATCH)):
+        yield (batch, *(_loads("[" + ",".join(row[column] for row in batch) + "]") for column in columns))
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -494,12 +499,19 @@ _RECORD_COLUMNS = (
 )
 
 
-def _current_query(sheet_name: str) -> Any:
-    return (
-        select(*_RECORD_COLUMNS)
-        .where(versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true())
-        .order_by(versions_table.c.record_key)
-    )
+def _current(sheet_name: str) -> Any:
+    """The condition on record_versions for a sheet's current versions."""
+    return and_(versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true())
+
+
+def _current_rows(sheet_name: str, *columns: Any) -> Any:
+    """``columns`` of a sheet's current versions in the register's order, by key text.
+
+    One order for :meth:`Register.current`, :meth:`Register.each_current` and
+    :meth:`Register.current_listing`: the master pairs a sheet's rows with the domain's view
+    by their position in it.
+    """
+    return select(*columns).where(_current(sheet_name)).order_by(versions_table.c.record_key)
 
 
 def _bind_processor(conn: Connection, name: str) -> Any:
@@ -642,24 +654,18 @@ class Register:
     def current(self, sheet_name: str, *, conn: Connection | None = None) -> list[StoredRecord]:
         """Current versions of a sheet's records, ordered by their key text."""
         with self._reading(conn) as reader:
-            return _stored_records(reader.execute(_current_query(sheet_name)))
+            return _stored_records(reader.execute(_current_rows(sheet_name, *_RECORD_COLUMNS)))
 
     def current_listing(
         self, sheet_name: str, *, conn: Connection | None = None
     ) -> list[tuple[int, tuple[Any, ...], str]]:
         """(row id, key, submitter) of a sheet's current records, in :meth:`current`'s order; no data."""
         table = versions_table
-        query = (
-            select(table.c.id, table.c.record_key, table.c.submitter)
-            .where(table.c.sheet_name == sheet_name, table.c.is_current == true())
-            .order_by(table.c.record_key)
-        )
+        query = _current_rows(sheet_name, table.c.id, table.c.record_key, table.c.submitter)
         listing: list[tuple[int, tuple[Any, ...], str]] = []
         submitters: dict[str, str] = {}
         with self._reading(conn) as reader:
-            rows = iter(reader.execute(query))
-            while batch := list(islice(rows, DECODE_BATCH)):
-                keys = _loads("[" + ",".join(row[1] for row in batch) + "]")
+            for batch, keys in _decoded_batches(reader.execute(query), 1):
                 listing += (
                     (row[0], tuple(key), submitters.setdefault(row[2], row[2]))
                     for row, key in zip(batch, keys, strict=True)
@@ -686,14 +692,12 @@ class Register:
         """:meth:`current` one record at a time, as they are read: never the whole sheet at once."""
         with self._reading(conn) as reader:
             # a server-side cursor on PostgreSQL; SQLite's cursor steps through the rows anyway
-            query = _current_query(sheet_name).execution_options(yield_per=DECODE_BATCH)
+            query = _current_rows(sheet_name, *_RECORD_COLUMNS).execution_options(yield_per=DECODE_BATCH)
             yield from _each_stored_record(reader.execute(query), share_texts=False)
 
     def current_keys(self, sheet_name: str, *, conn: Connection | None = None) -> set[tuple[Any, ...]]:
         """Keys (in JSON form, see :func:`json_key`) of the sheet's current records."""
-        query = select(versions_table.c.record_key).where(
-            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
-        )
+        query = select(versions_table.c.record_key).where(_current(sheet_name))
         with self._reading(conn) as reader:
             return {decode_key(text) for text in reader.scalars(query)}
 
@@ -749,9 +753,7 @@ class Register:
 
     def current_count(self, sheet_name: str, *, conn: Connection | None = None) -> int:
         """How many current records the sheet has."""
-        query = select(func.count()).where(
-            versions_table.c.sheet_name == sheet_name, versions_table.c.is_current == true()
-        )
+        query = select(func.count()).where(_current(sheet_name))
         with self._reading(conn) as reader:
             return int(reader.execute(query).scalar_one())
 
