@@ -290,34 +290,24 @@ def _typed(
     found: list[Owned[M]] = []
     columns = model.columns() if model.can_build_from_parsed() else None
     try:
-        _type_each(model, columns, stored, found, skipped)
+        for record in stored:
+            # a blank is the model's default anyway; validating it would only re-raise 'required'
+            # for a row the register accepted under an older contract, and costs a call per empty cell
+            data = {name: value for name, value in record.data.items() if value is not None}
+            typed = _from_register(model, columns, data) if columns is not None else None
+            if typed is not None:
+                found.append(Owned(typed, record.submitter))
+                continue
+            try:
+                found.append(Owned(model.model_validate(data), record.submitter))
+            except ValidationError as error:
+                skipped.append(
+                    SkippedRecord(model.sheet_name, tuple(record.key), record.submitter, _first_error(error))
+                )
     finally:
         for column in model.columns().values():
             column.forget_outcomes()  # a sheet's cells repeat within it; the next sheet has its own
     return tuple(found)
-
-
-def _type_each(
-    model: type[M],
-    columns: Mapping[str, Column] | None,
-    stored: Iterable[StoredRecord],
-    found: list[Owned[M]],
-    skipped: list[SkippedRecord],
-) -> None:
-    for record in stored:
-        # a blank is the model's default anyway; validating it would only re-raise 'required' for
-        # a row the register accepted under an older contract, and costs a call per empty cell
-        data = {name: value for name, value in record.data.items() if value is not None}
-        typed = _from_register(model, columns, data) if columns is not None else None
-        if typed is not None:
-            found.append(Owned(typed, record.submitter))
-            continue
-        try:
-            found.append(Owned(model.model_validate(data), record.submitter))
-        except ValidationError as error:
-            skipped.append(
-                SkippedRecord(model.sheet_name, tuple(record.key), record.submitter, _first_error(error))
-            )
 
 
 def _from_register(model: type[M], columns: Mapping[str, Column], data: Mapping[str, object]) -> M | None:
