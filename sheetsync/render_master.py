@@ -43,7 +43,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -315,6 +315,7 @@ class MasterInput:
     """Everything one master workbook is made from; each sheet function reads what it needs."""
 
     records: Mapping[str, Sequence[StoredRecord]]
+    row_counts: Mapping[str, int]  # rows per register sheet, counted once (records may be read lazily)
     problems: Sequence[Problem]
     files: Sequence[FileSummary]
     run: RunInfo
@@ -353,13 +354,14 @@ class Plan:
             master.max_register_rows,
             master.published_path,
             self.profile.submitters if self.profile is not None else (),
+            row_counts=master.row_counts,
         )
         layout = Layout()
         for model in SHEETS:
             layout.add(
                 model.sheet_name,
                 [*(column.header for column in model.columns().values()), *_after_contract(model)],
-                record_count(master.records, model.sheet_name),
+                master.row_counts[model.sheet_name],
             )
         for name, columns, rows in (
             (OVERDUE_SHEET, OVERDUE_COLUMNS, len(view.overdue_items()) if view is not None else 0),
@@ -517,8 +519,14 @@ def write_master(
     step. Raises whatever the file system raises (for example when Excel on Windows holds the
     master open); the temporary file is removed in that case.
     """
+    sheet_names = dict.fromkeys([*(model.sheet_name for model in SHEETS), *records])
+    row_counts = {name: record_count(records, name) for name in sheet_names}
+    if isinstance(records, RecordSource) and any(count > max_register_rows for count in row_counts.values()):
+        # split: every submitter's workbook takes its rows of every sheet, so all are read at once
+        records = {name: records[name] for name in records}
     master = MasterInput(
         records=records,
+        row_counts=row_counts,
         problems=problems,
         files=files,
         run=run,
@@ -529,9 +537,6 @@ def write_master(
         max_register_rows=max_register_rows,
         published_path=Path(published_path or path),
     )
-    if isinstance(records, RecordSource) and any(records.count(name) > max_register_rows for name in records):
-        # split: every submitter's workbook takes its rows of every sheet, so all are read at once
-        master = replace(master, records={name: records[name] for name in records})
     plan = Plan(master)
     if plan.split is not None:
         sheets = {model.sheet_name: _SplitSheet.of(plan, model, master.records) for model in SHEETS}

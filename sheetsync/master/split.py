@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetsync.profile import Submitter
-from sheetsync.records import StoredRecord, record_count
+from sheetsync.records import StoredRecord
 
 EXCEL_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header row
 DEFAULT_MASTER_NAME = "总台账.xlsx"
@@ -64,11 +64,17 @@ def plan_split(
     limit: int,
     master_path: Path | None,
     submitters: Sequence[Submitter] = (),
+    *,
+    row_counts: Mapping[str, int] | None = None,
 ) -> SplitPlan | None:
-    """The split workbooks when any register sheet has more than ``limit`` rows; None otherwise."""
+    """The split workbooks when any register sheet has more than ``limit`` rows; None otherwise.
+
+    ``row_counts``: the rows per sheet when already counted (the master counts them once).
+    """
     if limit < 1:
         raise ValueError(f"max_register_rows must be at least 1, not {limit}")
-    if all(record_count(records, sheet_name) <= limit for sheet_name in records):
+    counts = row_counts if row_counts is not None else {name: len(rows) for name, rows in records.items()}
+    if all(count <= limit for count in counts.values()):
         return None
     master = master_path if master_path is not None else Path(DEFAULT_MASTER_NAME)
     books: dict[str, SplitBook] = {}
