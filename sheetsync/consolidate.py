@@ -488,12 +488,16 @@ def _isolate(outcome: FileOutcome, checks: _NightChecks) -> None:
     owned = checks.ownership()
     check_ownership(outcome.result, submitter, owned)
     for sheet in outcome.result.sheets:
-        for row in sheet.valid_rows:
-            record = row.record
-            if isinstance(record, Enterprise) and record.uscc is not None:
-                owned.enterprises.setdefault(record.uscc, EnterpriseFacts.of(record))
-            elif isinstance(record, Training) and record.training_id is not None:
-                owned.trainings.setdefault(record.training_id, submitter.name)
+        if sheet.sheet_name == Enterprise.sheet_name:
+            for row in sheet.valid_rows:
+                uscc = row.value("uscc")
+                if uscc is not None:
+                    owned.enterprises.setdefault(uscc, EnterpriseFacts.of_row(row))
+        elif sheet.sheet_name == Training.sheet_name:
+            for row in sheet.valid_rows:
+                training_id = row.value("training_id")
+                if training_id is not None:
+                    owned.trainings.setdefault(training_id, submitter.name)
 
 
 def _registered_facts(register: Register, codes: Iterable[str]) -> dict[str, EnterpriseFacts]:

@@ -45,10 +45,9 @@ class _Provenance:
     received_at: datetime
 
 
-@dataclass(frozen=True)
-class _SourcedRow:
-    source_sheet: str
-    row: ValidRow
+# A valid row with the name of the worksheet it came from (a contract sheet may come from two
+# tabs): a plain tuple, as a night merges 300,000 of them in one process.
+_SourcedRow = tuple[str, ValidRow]
 
 
 @dataclass
@@ -66,7 +65,7 @@ class _Pending:
     def full_data(self) -> dict[str, Any]:
         if self.data is not None:
             return self.data
-        stored = self.source.row.stored
+        stored = self.source[1].stored
         assert stored is not None
         return json.loads(stored[1])
 
@@ -120,7 +119,7 @@ def merge_file(
         if not is_new:
             log.info("%s already merged as submission %d; skipped", file_name, submission_id)
             for sheet_name, rows in rows_by_sheet.items():
-                counts[sheet_name].unchanged = len({_row_key(s.row) for s in rows})
+                counts[sheet_name].unchanged = len({_row_key(row) for _source, row in rows})
             return counts
         provenance = _Provenance(
             submission_id, result.submitter or "", file_name, result.file_hash, received_at
@@ -134,8 +133,9 @@ def _rows_by_sheet(result: FileResult) -> dict[str, list[_SourcedRow]]:
     """Valid rows grouped by contract sheet, in file order (a sheet may come from two tabs)."""
     grouped: dict[str, list[_SourcedRow]] = {}
     for sheet in result.sheets:
-        for row in sheet.valid_rows:
-            grouped.setdefault(sheet.sheet_name, []).append(_SourcedRow(sheet.source_sheet, row))
+        if sheet.valid_rows:
+            source = sheet.source_sheet
+            grouped.setdefault(sheet.sheet_name, []).extend((source, row) for row in sheet.valid_rows)
     return grouped
 
 
@@ -146,7 +146,7 @@ def _merge_sheet(
     rows: list[_SourcedRow],
     provenance: _Provenance,
 ) -> MergeCounts:
-    keyed = [(_row_key(sourced.row), sourced) for sourced in rows]
+    keyed = [(_row_key(sourced[1]), sourced) for sourced in rows]
     current = register.load_current(conn, sheet_name, (text for text, _ in keyed))
     pending = _resolve(keyed, current)
     counts = MergeCounts()
@@ -207,18 +207,19 @@ def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVer
     """The data each key ends with; a key seen twice in one file takes the later row."""
     pending: dict[str, _Pending] = {}
     for record_key, sourced in keyed:
-        record = sourced.row.record
+        row = sourced[1]
         base = current.get(record_key)
         earlier = pending.get(record_key)
-        if base is None and earlier is None and sourced.row.stored is not None:
+        if base is None and earlier is None and row.stored is not None:
             pending[record_key] = _Pending(None, sourced, None)  # new, whole: inserted as stored
             continue
         start = earlier.full_data() if earlier is not None else (base.data if base is not None else None)
-        new_data = record.model_dump(mode="json")
+        # the worker's JSON is the record's model_dump(mode="json") exactly, so no record is built
+        new_data = json.loads(row.stored[1]) if row.stored is not None else row.record.model_dump(mode="json")
         if start is None:
             data = new_data
         else:
-            data = overlay(start, new_data, sourced.row.present_fields, _decimal_fields(type(record)))
+            data = overlay(start, new_data, row.present_fields, _decimal_fields(row.model))
         pending[record_key] = _Pending(data, sourced, base)
     return pending
 
@@ -261,8 +262,9 @@ def _decimal_fields(model: type[SheetModel]) -> frozenset[str]:
 def _version_row(
     sheet_name: str, record_key: str, version: int, item: _Pending, provenance: _Provenance
 ) -> dict[str, Any]:
-    if item.data is None and item.source.row.stored is not None:
-        _key, data_json, digest = item.source.row.stored
+    source_sheet, row = item.source
+    if item.data is None and row.stored is not None:
+        _key, data_json, digest = row.stored
     else:
         data_json = dumps(item.full_data())
         digest = content_hash(data_json)
@@ -276,8 +278,8 @@ def _version_row(
         "submitter": provenance.submitter,
         "submission_id": provenance.submission_id,
         "file_name": provenance.file_name,
-        "source_sheet": item.source.source_sheet,
-        "source_row": item.source.row.row,
+        "source_sheet": source_sheet,
+        "source_row": row.row,
         "file_hash": provenance.file_hash,
         "recorded_at": provenance.received_at,
         "superseded_at": None,

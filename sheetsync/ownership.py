@@ -39,6 +39,11 @@ class EnterpriseFacts:
         return cls(record.district, record.category, record.audit_type)
 
     @classmethod
+    def of_row(cls, row: ValidRow) -> EnterpriseFacts:
+        """From a valid 企业名录 row, without building its record."""
+        return cls(*row.pick("district", "category", "audit_type"))
+
+    @classmethod
     def of_data(cls, data: Mapping[str, Any]) -> EnterpriseFacts:
         """From a register record's stored fields."""
         return cls(data.get("district"), data.get("category"), data.get("audit_type"))
@@ -88,14 +93,14 @@ class _Checker:
     def run(self) -> None:
         self._sheet(Enterprise.sheet_name, self._enterprise)
         for row in self._valid(Enterprise.sheet_name):
-            record = row.record
-            assert isinstance(record, Enterprise) and record.uscc is not None
-            self.enterprises[record.uscc] = EnterpriseFacts.of(record)
+            uscc = row.value("uscc")
+            assert uscc is not None
+            self.enterprises[uscc] = EnterpriseFacts.of_row(row)
         self._sheet(Audit.sheet_name, self._by_enterprise)
         self._sheet(Project.sheet_name, self._by_enterprise)
         self._sheet(Training.sheet_name, self._training)
         for row in self._valid(Training.sheet_name):
-            self.trainings.setdefault(str(row.record.training_id), self.submitter.name)  # type: ignore[attr-defined]
+            self.trainings.setdefault(str(row.value("training_id")), self.submitter.name)
         self._sheet(Attendee.sheet_name, self._attendee)
 
     def _valid(self, name: str) -> list[ValidRow]:
@@ -135,12 +140,12 @@ class _Checker:
         sheet.rejected_rows.add(row.row)
 
     def _enterprise(self, row: ValidRow) -> tuple[str, str] | None:
-        record = row.record
-        assert isinstance(record, Enterprise) and record.uscc is not None
-        if not covers(self.submitter, EnterpriseFacts.of(record)):
+        uscc = row.value("uscc")
+        assert uscc is not None
+        if not covers(self.submitter, EnterpriseFacts.of_row(row)):
             field_name = "district" if self.submitter.kind is SubmitterKind.DISTRICT else "category"
             return field_name, _scope_text(self.submitter)
-        known = self.ownership.enterprises.get(record.uscc)
+        known = self.ownership.enterprises.get(uscc)
         if known is not None and not covers(self.submitter, known):
             return (
                 "uscc",
@@ -149,20 +154,20 @@ class _Checker:
         return None
 
     def _by_enterprise(self, row: ValidRow) -> tuple[str, str] | None:
-        code = str(row.record.uscc)  # type: ignore[attr-defined]
+        code = str(row.value("uscc"))
         facts = self.enterprises.get(code)
         if facts is None or covers(self.submitter, facts):
             return None  # an unknown enterprise is the reference check's business
         return "uscc", f"该企业属于“{facts.district or facts.category or ''}”,不属于本单位"
 
     def _training(self, row: ValidRow) -> tuple[str, str] | None:
-        owner = self.ownership.trainings.get(str(row.record.training_id))  # type: ignore[attr-defined]
+        owner = self.ownership.trainings.get(str(row.value("training_id")))
         if owner is None or owner == self.submitter.name:
             return None
         return "training_id", f"培训编号已由“{owner}”登记"
 
     def _attendee(self, row: ValidRow) -> tuple[str, str] | None:
-        owner = self.trainings.get(str(row.record.training_id))  # type: ignore[attr-defined]
+        owner = self.trainings.get(str(row.value("training_id")))
         if owner is None or owner == self.submitter.name:
             return None
         return "training_id", f"该期培训由“{owner}”登记,其参训人员只能由该单位填报"

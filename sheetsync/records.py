@@ -18,16 +18,156 @@ from sheetsync.schemas import SheetModel, Stamp
 from sheetsync.schemas.base import assembled, shared_fields_set
 
 
-@dataclass(frozen=True, slots=True)
 class ValidRow:
-    """One row that passed every check: the typed record and where it came from."""
+    """One row that passed every check: the typed record and where it came from.
 
-    record: SheetModel
-    row: int  # 1-based worksheet row number, as Excel shows it
-    present_fields: frozenset[str]  # fields whose column the file had; others keep the register's value
-    # (key text, data JSON, content hash) as the register stores the record, worked out where the
-    # file was validated (:func:`sheetsync.merge.prepare`); None: merging works them out itself
-    stored: tuple[str, str, str] | None = None
+    A row unpickled from a validation worker holds its record's field values and builds the
+    record only when something asks for it (:attr:`record`).  Consolidation's one merging
+    process reads just a few fields of most rows (the credit code, the training, where an
+    enterprise is: :meth:`value`, :meth:`key`) and merges the JSON the worker encoded, so
+    building a pydantic record for each of a night's 300,000 rows there was mostly waste.
+    """
+
+    __slots__ = ("_record", "_model", "_values", "_fields_set", "row", "present_fields", "stored")
+
+    def __init__(
+        self,
+        record: SheetModel,
+        row: int,  # 1-based worksheet row number, as Excel shows it
+        present_fields: frozenset[str],  # fields whose column the file had; others keep the register's
+        # (key text, data JSON, content hash) as the register stores the record, worked out where the
+        # file was validated (:func:`sheetsync.merge.prepare`); None: merging works them out itself
+        stored: tuple[str, str, str] | None = None,
+    ) -> None:
+        self._record: SheetModel | None = record
+        self._model: type[SheetModel] = type(record)
+        self._values: tuple[Any, ...] | None = None
+        self._fields_set: frozenset[str] | None = None
+        self.row = row
+        self.present_fields = present_fields
+        self.stored = stored
+
+    @classmethod
+    def packed(
+        cls,
+        model: type[SheetModel],
+        values: tuple[Any, ...],
+        fields_set: frozenset[str],
+        row: int,
+        present_fields: frozenset[str],
+        stored: tuple[str, str, str] | None,
+    ) -> ValidRow:
+        """A row whose record (``values``: every field, in the model's order) is built on demand."""
+        self = cls.__new__(cls)
+        self._record = None
+        self._model = model
+        self._values = values
+        self._fields_set = fields_set
+        self.row = row
+        self.present_fields = present_fields
+        self.stored = stored
+        return self
+
+    @property
+    def model(self) -> type[SheetModel]:
+        return self._model
+
+    @property
+    def record(self) -> SheetModel:
+        record = self._record
+        if record is None:
+            assert self._values is not None and self._fields_set is not None
+            names = _field_names(self._model)
+            filled = _filled(self._fields_set)
+            record = self._record = assembled(
+                self._model, dict(zip(names, self._values, strict=True)), filled
+            )
+            self._values = None
+        return record
+
+    def value(self, name: str) -> Any:
+        """One field's value, read without building the record."""
+        if self._record is not None:
+            return getattr(self._record, name)
+        assert self._values is not None
+        return self._values[_field_positions(self._model)[name]]
+
+    def pick(self, *names: str) -> tuple[Any, ...]:
+        """Several fields' values at once, read without building the record."""
+        if self._record is not None:
+            record = self._record
+            return tuple(getattr(record, name) for name in names)
+        assert self._values is not None
+        values = self._values
+        positions = _field_positions(self._model)
+        return tuple(values[positions[name]] for name in names)
+
+    def key(self) -> tuple[Any, ...]:
+        """The record's key (:meth:`SheetModel.key`), read without building the record."""
+        if self._record is not None:
+            return self._record.key()
+        assert self._values is not None
+        values = self._values
+        return tuple(values[position] for position in _key_positions(self._model))
+
+    def field_values(self) -> tuple[tuple[Any, ...], frozenset[str]]:
+        """Every field's value in the model's order, and the fields set: what a pickle carries."""
+        if self._record is None:
+            assert self._values is not None and self._fields_set is not None
+            return self._values, self._fields_set
+        record = self._record
+        return tuple(record.__dict__.values()), frozenset(record.__pydantic_fields_set__)
+
+    def _identity(self) -> tuple[Any, ...]:
+        return (self.record, self.row, self.present_fields, self.stored)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ValidRow):
+            return NotImplemented
+        return self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash((self.row, self.present_fields, self.stored))
+
+    def __repr__(self) -> str:
+        return f"ValidRow(record={self.record!r}, row={self.row}, present_fields={self.present_fields!r})"
+
+
+_FIELD_NAMES: dict[type[SheetModel], tuple[str, ...]] = {}
+_FILLED: dict[frozenset[str], set[str]] = {}
+
+
+def _filled(fields_set: frozenset[str]) -> set[str]:
+    found = _FILLED.get(fields_set)
+    if found is None:
+        found = _FILLED[fields_set] = shared_fields_set(sorted(fields_set))
+    return found
+
+
+_FIELD_POSITIONS: dict[type[SheetModel], dict[str, int]] = {}
+_KEY_POSITIONS: dict[type[SheetModel], tuple[int, ...]] = {}
+
+
+def _field_names(model: type[SheetModel]) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        names = _FIELD_NAMES[model] = tuple(model.model_fields)
+    return names
+
+
+def _field_positions(model: type[SheetModel]) -> dict[str, int]:
+    positions = _FIELD_POSITIONS.get(model)
+    if positions is None:
+        positions = _FIELD_POSITIONS[model] = {name: i for i, name in enumerate(_field_names(model))}
+    return positions
+
+
+def _key_positions(model: type[SheetModel]) -> tuple[int, ...]:
+    positions = _KEY_POSITIONS.get(model)
+    if positions is None:
+        at = _field_positions(model)
+        positions = _KEY_POSITIONS[model] = tuple(at[name] for name in model.key_fields)
+    return positions
 
 
 @dataclass
@@ -65,13 +205,12 @@ class SheetResult:
         interned: dict[frozenset[str], frozenset[str]] = {}
         packed: list[tuple[Any, ...]] = []
         for valid in self.valid_rows:
-            record = valid.record
-            fields_set = frozenset(record.__pydantic_fields_set__)
+            values, fields_set = valid.field_values()
             packed.append(
                 (
-                    type(record),
+                    valid.model,
                     valid.row,
-                    tuple(record.__dict__.values()),
+                    values,
                     interned.setdefault(fields_set, fields_set),
                     interned.setdefault(valid.present_fields, valid.present_fields),
                     valid.stored,
@@ -81,27 +220,18 @@ class SheetResult:
 
 
 def _rebuild_sheet(state: dict[str, Any], packed: list[tuple[Any, ...]]) -> SheetResult:
-    """A pickled sheet back, its records rebuilt with :func:`~sheetsync.schemas.base.assembled`.
+    """A pickled sheet back, each row holding its record's values (:meth:`ValidRow.packed`).
 
     Consolidation unpacks every row of the night one file at a time, in the one process that
-    merges: this loop is written for that (names and sets looked up once per sheet, not per row).
+    merges: the records are built only for the few rows that need one (see :class:`ValidRow`).
     """
     sheet = SheetResult.__new__(SheetResult)
     sheet.__dict__.update(state)
-    rows: list[ValidRow] = []
-    append = rows.append
-    shared: dict[frozenset[str], set[str]] = {}  # the pickled frozensets are interned already
-    names_of: dict[type[SheetModel], tuple[str, ...]] = {}
-    for model, row, values, fields_set, present_fields, stored in packed:
-        names = names_of.get(model)
-        if names is None:
-            names = names_of[model] = tuple(model.model_fields)
-        filled = shared.get(fields_set)
-        if filled is None:
-            filled = shared[fields_set] = shared_fields_set(sorted(fields_set))
-        record = assembled(model, dict(zip(names, values, strict=True)), filled)
-        append(ValidRow(record, row, present_fields, stored))
-    sheet.valid_rows = rows
+    make = ValidRow.packed
+    sheet.valid_rows = [
+        make(model, values, fields_set, row, present_fields, stored)
+        for model, row, values, fields_set, present_fields, stored in packed
+    ]
     return sheet
 
 

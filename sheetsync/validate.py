@@ -525,7 +525,7 @@ def check_references(
             continue
         # the caller's keys are looked up where they are, not copied: consolidation hands every
         # file the night's whole set of enterprise keys
-        own_keys = {row.record.key() for row in own.valid_rows} if own is not None else set()
+        own_keys = {row.key() for row in own.valid_rows} if own is not None else set()
         _reject_unknown(result, sheet, model, field_name, target, (outside or set(), own_keys))
 
 
@@ -540,7 +540,7 @@ def _reject_unknown(
     col = sheet.columns.get(field_name)
     kept: list[ValidRow] = []
     for row in sheet.valid_rows:
-        value = getattr(row.record, field_name)
+        value = row.value(field_name)
         if any((value,) in keys for keys in known):
             kept.append(row)
             continue
@@ -603,7 +603,7 @@ def enterprise_keys(results: Iterable[FileResult]) -> set[tuple[Any, ...]]:
     for result in results:
         for sheet in result.sheets:
             if sheet.sheet_name == Enterprise.sheet_name:
-                keys.update(row.record.key() for row in sheet.valid_rows)
+                keys.update(row.key() for row in sheet.valid_rows)
     return keys
 
 
@@ -618,7 +618,7 @@ def referenced_keys(results: Iterable[FileResult], target: type[SheetModel]) -> 
         for sheet in result.sheets:
             for sheet_name, field_name in fields:
                 if sheet.sheet_name == sheet_name:
-                    values = (getattr(row.record, field_name) for row in sheet.valid_rows)
+                    values = (row.value(field_name) for row in sheet.valid_rows)
                     keys.update((value,) for value in values if value is not None)
     return keys
 

@@ -216,6 +216,42 @@ def test_sheet_results_pickle_compactly_and_come_back_equal(demo: Any) -> None:
         assert (a.path, a.file_hash, a.submitter, a.stamp) == (b.path, b.file_hash, b.submitter, b.stamp)
 
 
+def test_unpickled_rows_answer_field_reads_without_building_their_records(demo: Any) -> None:
+    """What the merging process reads of a row (fields, key) equals its record's, record unbuilt."""
+    drive = Drive(demo.root)
+    results = [
+        validate_file(path, expected_submitter=folder, profile=PROFILE)
+        for folder, path in drive.submissions()
+    ]
+    back = pickle.loads(pickle.dumps(results))
+    checked = 0
+    for a, b in zip(back, results, strict=True):
+        for sheet_a, sheet_b in zip(a.sheets, b.sheets, strict=True):
+            for x, y in zip(sheet_a.valid_rows, sheet_b.valid_rows, strict=True):
+                names = tuple(type(y.record).model_fields)
+                assert x.model is type(y.record)
+                assert [x.value(name) for name in names] == [getattr(y.record, name) for name in names]
+                assert x.pick(*reversed(names)) == tuple(getattr(y.record, name) for name in reversed(names))
+                assert x.key() == y.record.key()
+                assert x._record is None  # none of the above built it
+                assert x.record == y.record and x._record is not None
+                assert x.value(names[0]) == getattr(y.record, names[0]) and x.key() == y.record.key()
+                assert x == y and pickle.loads(pickle.dumps(x)) == y
+                checked += 1
+    assert checked > 100
+
+
+def test_a_profile_looks_its_submitters_up_once_and_a_copy_afresh() -> None:
+    profile = load_profile("guangzhou-2013")
+    assert profile.submitters is profile.submitters
+    for submitter in profile.submitters:
+        assert profile.submitter(submitter.name) is submitter
+    assert profile.submitter("不存在的单位") is None
+    renamed = profile.model_copy(update={"office": "市工信局"})
+    assert renamed.submitter("市工信局") is not None and profile.submitter("市工信局") is None
+    assert pickle.loads(pickle.dumps(profile)) == profile
+
+
 def test_typed_records_equal_model_validate_and_a_stale_row_is_still_skipped(demo: Any) -> None:
     drive = Drive(demo.root)
     stored: dict[str, list[StoredRecord]] = {model.sheet_name: [] for model in SHEETS}
