@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import calendar
 import tomllib
+from collections.abc import Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from sheetsync.schemas import SubmitterKind
 from sheetsync.schemas.audit import AUDIT_METHODS, CERTIFICATE_TYPES, REPORT_GRADES
@@ -315,6 +316,10 @@ class Profile(_Rules):
     sectors: tuple[Sector, ...] = ()
     panel: PanelRules = PanelRules()
     agency_rating: AgencyRating = AgencyRating()
+    # worked out once: a night asks for a submitter per file, and building every submitter for
+    # each ask made a 1,000-submitter night build a million of them
+    _submitters: tuple[Submitter, ...] | None = PrivateAttr(default=None)
+    _by_name: dict[str, Submitter] | None = PrivateAttr(default=None)
 
     @field_validator("targets")
     @classmethod
@@ -341,12 +346,29 @@ class Profile(_Rules):
 
     @property
     def submitters(self) -> tuple[Submitter, ...]:
-        office = Submitter(name=self.office, kind=SubmitterKind.OFFICE)
-        districts = tuple(Submitter(name=name, kind=SubmitterKind.DISTRICT) for name in self.districts)
-        return (*districts, *self.agencies, office)
+        found = self._submitters
+        if found is None:
+            office = Submitter(name=self.office, kind=SubmitterKind.OFFICE)
+            districts = tuple(Submitter(name=name, kind=SubmitterKind.DISTRICT) for name in self.districts)
+            found = self._submitters = (*districts, *self.agencies, office)
+        return found
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Profile:
+        """A copy that works its submitters out afresh: ``update`` may change who they are."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy._submitters = None
+        copy._by_name = None
+        return copy
 
     def submitter(self, name: str) -> Submitter | None:
-        return next((submitter for submitter in self.submitters if submitter.name == name), None)
+        """The submitter of that name; the first one listed if a name stood twice."""
+        by_name = self._by_name
+        if by_name is None:
+            by_name = {}
+            for submitter in self.submitters:
+                by_name.setdefault(submitter.name, submitter)
+            self._by_name = by_name
+        return by_name.get(name)
 
     def sector_of(self, category: str | None) -> Sector | None:
         return next((sector for sector in self.sectors if category in sector.categories), None)
