@@ -78,10 +78,8 @@ def prepare(result: FileResult) -> None:
     has to do it in order.  The values are exactly what :func:`merge_file` would compute.
     """
     for sheet in result.sheets:
-        sheet.valid_rows = [
-            ValidRow(row.record, row.row, row.present_fields, stored_form(row.record))
-            for row in sheet.valid_rows
-        ]
+        for row in sheet.valid_rows:
+            row.stored = stored_form(row.record)
 
 
 def stored_form(record: SheetModel) -> tuple[str, str, str]:

@@ -541,23 +541,39 @@ def _reject_unknown(
     kept: list[ValidRow] = []
     for row in sheet.valid_rows:
         value = row.value(field_name)
-        if any((value,) in keys for keys in known):
-            kept.append(row)
-            continue
-        result.problems.append(
-            Problem.make(
-                "unknown-reference",
-                file=result.path,
-                sheet=sheet.source_sheet,
-                cell=cell_ref(row.row - 1, col) if col is not None else None,
-                row=row.row,
-                header=model.header(field_name),
-                value=value,
-                target_sheet=target.sheet_name,
-            )
-        )
-        sheet.rejected_rows.add(row.row)
+        key = (value,)
+        for keys in known:  # every row of a night is looked up here: no generator per row
+            if key in keys:
+                kept.append(row)
+                break
+        else:
+            _unknown(result, sheet, model, field_name, target, row, value, col)
     sheet.valid_rows = kept
+
+
+def _unknown(
+    result: FileResult,
+    sheet: SheetResult,
+    model: type[SheetModel],
+    field_name: str,
+    target: type[SheetModel],
+    row: ValidRow,
+    value: Any,
+    col: int | None,
+) -> None:
+    result.problems.append(
+        Problem.make(
+            "unknown-reference",
+            file=result.path,
+            sheet=sheet.source_sheet,
+            cell=cell_ref(row.row - 1, col) if col is not None else None,
+            row=row.row,
+            header=model.header(field_name),
+            value=value,
+            target_sheet=target.sheet_name,
+        )
+    )
+    sheet.rejected_rows.add(row.row)
 
 
 def validate_file(
