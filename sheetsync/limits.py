@@ -427,9 +427,18 @@ _REF = re.compile(rb"([A-Z]{1,7})([1-9][0-9]{0,9})")
 _ERROR_TYPE = re.compile(rb"\st\s*=\s*[\"']e[\"']")
 # the start of a cell as Excel, WPS, LibreOffice, openpyxl and XlsxWriter all write it: no prefix,
 # its reference first, in double quotes; a chunk whose every cell starts so is bounded in bulk
-_PLAIN_CELL_REF = re.compile(rb'<c r="([A-Z]{1,7})([1-9][0-9]{0,9})"[\s/>]')
+_PLAIN_REF = rb'<c r="([A-Z]{1,7}[1-9][0-9]{0,9})"[\s/>]'
+# every cell start, with its reference when it starts plainly and b"" when not: one pass tells
+# both whether the chunk is plain and where its cells are.  The first form is for chunks without
+# b":c", which can hold no prefixed cell and so need no prefix tried at every "<" (about twice as fast)
+_CELL_UNPREFIXED = re.compile(_PLAIN_REF + rb"|<c(?=[\s/>])")
+_CELL_ANY = re.compile(_PLAIN_REF + rb"|<" + _NAME + rb"c(?=[\s/>])")
+_DIGITS = b"0123456789"
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VALUE = re.compile(rb"<" + _NAME + rb"v(?:\s[^>]*)?>([^<]{0,64})</" + _NAME + rb"v>")
 _SERIAL_60 = re.compile(rb"<" + _NAME + rb"v(?:\s[^>]*)?>60(?:\.[0-9]+)?</")
+# what follows the tag of every _SERIAL_60 match; a literal start, so it is found fast
+_SERIAL_60_TAIL = re.compile(rb">60(?:\.[0-9]+)?</")
 _SST_TAG = re.compile(rb"<" + _NAME + rb"sst(?=[\s/>])([^>]*)>")
 _COUNT_ATTRS = re.compile(rb"(?:^|\s)(?:count|uniqueCount)\s*=\s*[\"']\s*([0-9]{1,20})\s*[\"']")
 _SI_TAG = re.compile(rb"<" + _NAME + rb"si(?=[\s/>])")
@@ -528,9 +537,7 @@ class _PartScanner:
         elif (b'"e"' in data or b"'e'" in data) and _ERROR_TYPE.search(data):
             for tag in _CELL_TAG.finditer(data):
                 self._error_cell(data, tag, _attributes(tag))
-        if b">60" not in data:
-            return
-        for serial in _SERIAL_60.finditer(data):
+        for serial in _serials_60(data):
             tag = _last_cell_tag(data, serial.start())
             if tag is None:
                 continue
@@ -548,25 +555,37 @@ class _PartScanner:
 
         Same extents, far reference and error cells as :meth:`_bound_any`, at a fraction of its
         cost on real files; False (nothing counted) when any cell is written otherwise.
+
+        No Python step is taken per cell: one regex pass lists the references, C-level splits
+        part them into rows and columns, and only the distinct ones are converted.  The far
+        reference is the last cell that raised either maximum, which is the first cell holding
+        the chunk's greatest row (if that beats the rows before) or its greatest column (likewise),
+        whichever comes later: a cell after it raises neither.
         """
-        refs = _PLAIN_CELL_REF.findall(data)
-        if len(refs) != len(_CELL_START.findall(data)):
+        refs = (_CELL_ANY if b":c" in data else _CELL_UNPREFIXED).findall(data)
+        if b"" in refs:  # a cell start that is not plain
             return False
         sheet = self.sheet
         sheet.cells += len(refs)
-        min_row, min_col = sheet.min_row, sheet.min_col
-        max_row, max_col, far_ref = sheet.max_row, sheet.max_col, sheet.far_ref
-        for letters, digits in refs:
-            row, col = int(digits) - 1, column_index(letters)
-            if min_row is None or row < min_row:
-                min_row = row
-            if min_col is None or col < min_col:
-                min_col = col
-            if row > max_row or col > max_col:
-                max_row, max_col = max(max_row, row), max(max_col, col)
-                far_ref = (letters + digits).decode("ascii")
-        sheet.min_row, sheet.min_col = min_row, min_col
-        sheet.max_row, sheet.max_col, sheet.far_ref = max_row, max_col, far_ref
+        if refs:
+            joined = b" ".join(refs)
+            rows = joined.translate(None, _LETTERS).split()  # b"12" for every b"AB12", in order
+            cols = joined.translate(None, _DIGITS).split()  # b"AB" likewise
+            row_texts, col_texts = set(rows), set(cols)
+            # digits have no leading zero and letters no gap: one text per row and per column
+            top_row_text, top_col_text = max(row_texts, key=int), max(col_texts, key=column_index)
+            low_row, top_row = int(min(row_texts, key=int)) - 1, int(top_row_text) - 1
+            low_col, top_col = column_index(min(col_texts, key=column_index)), column_index(top_col_text)
+            if sheet.min_row is None or low_row < sheet.min_row:
+                sheet.min_row = low_row
+            if sheet.min_col is None or low_col < sheet.min_col:
+                sheet.min_col = low_col
+            far = rows.index(top_row_text) if top_row > sheet.max_row else -1
+            if top_col > sheet.max_col:
+                far = max(far, cols.index(top_col_text))
+            if far >= 0:
+                sheet.max_row, sheet.max_col = max(sheet.max_row, top_row), max(sheet.max_col, top_col)
+                sheet.far_ref = refs[far].decode("ascii")
         if (b'"e"' in data or b"'e'" in data) and _ERROR_TYPE.search(data):
             for tag in _CELL_TAG.finditer(data):
                 self._error_cell(data, tag, _attributes(tag))
@@ -623,6 +642,21 @@ def _cut(data: bytes) -> int:
             return position
     last_open = data.rfind(b"<")
     return last_open if last_open > data.rfind(b">") else len(data)
+
+
+def _serials_60(data: bytes) -> Iterator[re.Match[bytes]]:
+    """The matches of ``_SERIAL_60.finditer(data)``, found from their rare literal tail.
+
+    ``finditer`` would try every "<" of a chunk; the tail (``>60``, then ``</`` or a fraction)
+    is rare and starts with a literal.  The part of a match before its tail holds no ``>``, so a
+    match with a given tail starts after the ``>`` before that tail, and the leftmost start
+    there is the one ``finditer`` finds: after its ``>`` a match holds only digits and the
+    ``</`` that no match starts at, so no match starts inside another.
+    """
+    for tail in _SERIAL_60_TAIL.finditer(data):
+        serial = _SERIAL_60.search(data, data.rfind(b">", 0, tail.start()) + 1, tail.end())
+        if serial is not None:
+            yield serial
 
 
 def _last_cell_tag(data: bytes, before: int) -> re.Match[bytes] | None:
