@@ -330,14 +330,23 @@ class SheetChecker:
             return False
         present_fields = frozenset(columns.values())
         keys_seen: dict[tuple[Any, ...], int] = {}
-        for index, (excel_row, row) in enumerate(rows):
-            values = [column_values[index] for column_values in parsed]
-            failures = [
-                (name, value)
-                for name, value in zip(present, values, strict=True)
-                if value.__class__ is CellFailure
-            ]
-            if failures:
+        build = model.builder(present)
+        # the rows with a cell that failed, found a column at a time; the rest go straight through
+        failing = {
+            index
+            for column_values in parsed
+            for index, value in enumerate(column_values)
+            if value.__class__ is CellFailure
+        }
+        for index, ((excel_row, row), values) in enumerate(
+            zip(rows, zip(*parsed, strict=True) if parsed else [()] * len(rows), strict=True)
+        ):
+            if index in failing:
+                failures = [
+                    (name, value)
+                    for name, value in zip(present, values, strict=True)
+                    if value.__class__ is CellFailure
+                ]
                 for name, failure in failures:
                     col = cols_by_name[name]
                     self._cell_problem(
@@ -351,7 +360,7 @@ class SheetChecker:
                     )
                 self.result.rejected_rows.add(excel_row)
                 continue
-            record = model.from_parsed(dict(zip(present, values, strict=True)))
+            record = build(values)
             raw_cells = _RawCells(row, cols_by_name)
             self._accept(record, raw_cells, excel_row, present_fields, cols_by_name, keys_seen)
         return True

@@ -9,7 +9,7 @@ else, so a header or a choice list is written down exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -346,6 +346,39 @@ class SheetModel(BaseModel):
         get = parsed.get
         values = {name: get(name, default) for name, default in defaults}
         return assembled(cls, values, shared_fields_set(parsed))
+
+    @classmethod
+    def builder(cls, present: Sequence[str]) -> Callable[[Sequence[Any]], Self]:
+        """:meth:`from_parsed` for one sheet's rows: ``values`` are the parses of ``present``, in order.
+
+        Worked out once per sheet instead of once per row: where each field's value comes from
+        (a parsed column, or the field's default) and the shared fields set.
+        """
+        names = tuple(cls.model_fields)
+        filled = shared_fields_set(present)
+        if tuple(present) == names:  # every column there, in the model's order: the usual case
+
+            def build_all(values: Sequence[Any]) -> Self:
+                return assembled(cls, dict(zip(names, values, strict=True)), filled)
+
+            return build_all
+        position = {name: index for index, name in enumerate(present)}
+        sources = tuple((position.get(name, -1), info.default) for name, info in cls.model_fields.items())
+
+        def build(values: Sequence[Any]) -> Self:
+            return assembled(
+                cls,
+                dict(
+                    zip(
+                        names,
+                        [values[at] if at >= 0 else default for at, default in sources],
+                        strict=True,
+                    )
+                ),
+                filled,
+            )
+
+        return build
 
     def rule_problems(self) -> Iterator[RuleProblem]:
         """Cross-field rules of this sheet; every broken one is yielded, not just the first."""
