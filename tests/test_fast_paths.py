@@ -204,25 +204,29 @@ def test_key_text_equals_encode_key(parts: list[Any]) -> None:
     assert key_text(key) == encode_key(key)
 
 
-def test_sheet_results_pickle_compactly_and_come_back_equal(demo: Any) -> None:
+@pytest.fixture(scope="module")
+def demo_results(demo: Any) -> list[FileResult]:
+    """Every demo file validated here, as a worker would before pickling its result."""
     drive = Drive(demo.root)
-    results = [
+    return [
         validate_file(path, expected_submitter=folder, profile=PROFILE)
         for folder, path in drive.submissions()
     ]
+
+
+def test_sheet_results_pickle_compactly_and_come_back_equal(demo_results: list[FileResult]) -> None:
+    results = demo_results
     back = pickle.loads(pickle.dumps(results))
     for a, b in zip(back, results, strict=True):
         same_results(a, b)
         assert (a.path, a.file_hash, a.submitter, a.stamp) == (b.path, b.file_hash, b.submitter, b.stamp)
 
 
-def test_unpickled_rows_answer_field_reads_without_building_their_records(demo: Any) -> None:
+def test_unpickled_rows_answer_field_reads_without_building_their_records(
+    demo_results: list[FileResult],
+) -> None:
     """What the merging process reads of a row (fields, key) equals its record's, record unbuilt."""
-    drive = Drive(demo.root)
-    results = [
-        validate_file(path, expected_submitter=folder, profile=PROFILE)
-        for folder, path in drive.submissions()
-    ]
+    results = demo_results
     back = pickle.loads(pickle.dumps(results))
     checked = 0
     for a, b in zip(back, results, strict=True):
