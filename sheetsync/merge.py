@@ -63,11 +63,7 @@ class _Pending:
     base: CurrentVersion | None
 
     def full_data(self) -> dict[str, Any]:
-        if self.data is not None:
-            return self.data
-        stored = self.source[1].stored
-        assert stored is not None
-        return json.loads(stored[1])
+        return self.data if self.data is not None else _row_data(self.source[1])
 
 
 def prepare(result: FileResult) -> None:
@@ -201,6 +197,16 @@ def _row_key(row: ValidRow) -> str:
     return row.stored[0] if row.stored is not None else key_text(row.record.key())
 
 
+def _row_data(row: ValidRow) -> dict[str, Any]:
+    """The row's record as the register stores its data; from the worker's JSON when it has one.
+
+    That JSON is exactly the record's ``model_dump(mode="json")``, so no record is built for it.
+    """
+    if row.stored is not None:
+        return json.loads(row.stored[1])
+    return row.record.model_dump(mode="json")
+
+
 def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVersion]) -> dict[str, _Pending]:
     """The data each key ends with; a key seen twice in one file takes the later row."""
     pending: dict[str, _Pending] = {}
@@ -212,8 +218,7 @@ def _resolve(keyed: list[tuple[str, _SourcedRow]], current: dict[str, CurrentVer
             pending[record_key] = _Pending(None, sourced, None)  # new, whole: inserted as stored
             continue
         start = earlier.full_data() if earlier is not None else (base.data if base is not None else None)
-        # the worker's JSON is the record's model_dump(mode="json") exactly, so no record is built
-        new_data = json.loads(row.stored[1]) if row.stored is not None else row.record.model_dump(mode="json")
+        new_data = _row_data(row)
         if start is None:
             data = new_data
         else:

@@ -36,10 +36,6 @@ class EnterpriseFacts:
     audit_type: str | None
 
     @classmethod
-    def of(cls, record: Enterprise) -> EnterpriseFacts:
-        return cls(record.district, record.category, record.audit_type)
-
-    @classmethod
     def of_row(cls, row: ValidRow) -> EnterpriseFacts:
         """From a valid 企业名录 row, without building its record."""
         return cls(*row.pick("district", "category", "audit_type"))

@@ -104,11 +104,7 @@ class ValidRow:
 
     def key(self) -> tuple[Any, ...]:
         """The record's key (:meth:`SheetModel.key`), read without building the record."""
-        if self._record is not None:
-            return self._record.key()
-        assert self._values is not None
-        values = self._values
-        return tuple(values[position] for position in _key_positions(self._model))
+        return self.pick(*self._model.key_fields)
 
     def field_values(self) -> tuple[tuple[Any, ...], frozenset[str]]:
         """Every field's value in the model's order, and the fields set: what a pickle carries."""
@@ -145,7 +141,6 @@ def _filled(fields_set: frozenset[str]) -> set[str]:
 
 
 _FIELD_POSITIONS: dict[type[SheetModel], dict[str, int]] = {}
-_KEY_POSITIONS: dict[type[SheetModel], tuple[int, ...]] = {}
 
 
 def _field_names(model: type[SheetModel]) -> tuple[str, ...]:
@@ -159,14 +154,6 @@ def _field_positions(model: type[SheetModel]) -> dict[str, int]:
     positions = _FIELD_POSITIONS.get(model)
     if positions is None:
         positions = _FIELD_POSITIONS[model] = {name: i for i, name in enumerate(_field_names(model))}
-    return positions
-
-
-def _key_positions(model: type[SheetModel]) -> tuple[int, ...]:
-    positions = _KEY_POSITIONS.get(model)
-    if positions is None:
-        at = _field_positions(model)
-        positions = _KEY_POSITIONS[model] = tuple(at[name] for name in model.key_fields)
     return positions
 
 
