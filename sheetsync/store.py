@@ -456,7 +456,9 @@ def _loads(text: str) -> Any:
     (NaN, Infinity, a number beyond a double, an escaped lone surrogate, anything invalid, for
     the stdlib's own error) and any result holding a float, since orjson reads an integer
     beyond 64 bits as one; register records hold no floats. That check costs most of what orjson
-    saves: a batch of records decodes about 15% faster than with the stdlib's scanner.
+    saves: a batch of records decodes about 15% faster than with the stdlib's scanner. The
+    records it gives are bigger, though: 100,000 province records held 129 MB, against 109 MB
+    decoded by ``json.loads`` in the same batches (measured with tracemalloc).
     """
     if type(text) is str:
         try:
