@@ -29,7 +29,7 @@ from sheetsync.cli_common import (
 )
 from sheetsync.cli_panel import panel_app
 from sheetsync.drive import Drive
-from sheetsync.errors import Problem
+from sheetsync.errors import Problem, problems_as_json
 from sheetsync.profile import Profile, load_profile, shipped_profiles
 from sheetsync.records import FILE_STATUS_LABELS, FileResult, FileStatus
 from sheetsync.schemas import SubmitterKind
@@ -184,7 +184,7 @@ def validate(
                 "status": result.status.value,
                 "rows_accepted": result.rows_accepted,
                 "rows_rejected": result.rows_rejected,
-                "problems": [problem.model_dump(mode="json") for problem in result.problems],
+                "problems": problems_as_json(result.problems),
             }
             for result in results
         ]

@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from sheetsync.drive import Drive
-from sheetsync.errors import Problem
+from sheetsync.errors import Problem, problems_as_json
 from sheetsync.master.conflicts import NOT_OWNER
 from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.master_files import staging_path, write_error_message
@@ -86,7 +86,7 @@ class FileOutcome:
                 name: {"inserted": c.inserted, "updated": c.updated, "unchanged": c.unchanged}
                 for name, c in self.merged.items()
             },
-            "problems": [problem.model_dump(mode="json") for problem in self.result.problems],
+            "problems": problems_as_json(self.result.problems),
         }
 
 

@@ -27,7 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import (
     Boolean,
     Column,
@@ -69,7 +70,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
-from sheetsync.errors import Problem
+from sheetsync.errors import PROBLEM_LIST, Problem, problems_as_json
 from sheetsync.records import FileResult, FileStatus, RecordSource, SortedSheet, StoredRecord
 
 # Rows per executemany batch and keys per IN (...) lookup: well under SQLite's variable limit.
@@ -1001,14 +1002,14 @@ class Register:
             "status": result.status.value,
             "rows_accepted": result.rows_accepted,
             "rows_rejected": result.rows_rejected,
-            "problems_json": dumps([problem.model_dump(mode="json") for problem in result.problems]),
+            "problems_json": dumps(problems_as_json(result.problems)),
             "received_at": received_at,
         }
         new_id = conn.execute(insert(submissions_table).values(**values)).inserted_primary_key[0]
         return int(new_id), True
 
     def submissions(
-        self, *, conn: Connection | None = None, problem_codes: Container[str] | None = None
+        self, *, conn: Connection | None = None, problem_codes: Collection[str] | None = None
     ) -> list[dict[str, Any]]:
         """Every submission, newest first, with its problems decoded back into :class:`Problem`.
 
@@ -1187,15 +1188,31 @@ def _holder(conn: Connection, key: int) -> str | None:
     return ",".join(parts)
 
 
-def _submission_dict(row: Any, problem_codes: Container[str] | None = None) -> dict[str, Any]:
+def _submission_dict(row: Any, problem_codes: Collection[str] | None = None) -> dict[str, Any]:
     data = {key: value for key, value in row.items() if key != "problems_json"}
     data["status"] = FileStatus(row["status"])
-    data["problems"] = [
-        Problem.model_validate(item)
-        for item in _loads(row["problems_json"])
-        if problem_codes is None or item.get("code") in problem_codes
-    ]
+    data["problems"] = _decoded_problems(row["problems_json"], problem_codes)
     return data
+
+
+def _decoded_problems(text: str, codes: Collection[str] | None = None) -> list[Problem]:
+    """A submission's ``problems_json`` as :class:`Problem` objects; only those with ``codes`` if given.
+
+    A rerun decodes the problems of every file still in the inbox (28,000 at province scale),
+    so the whole list is validated from its text in one pydantic call rather than a
+    ``model_validate`` per problem.  The master asks only for earlier conflicts, which most
+    submissions do not hold: a text without a wanted code in quotes holds none, and is not
+    decoded at all.
+    """
+    if codes is None:
+        try:
+            return PROBLEM_LIST.validate_json(text)
+        except ValidationError:
+            pass  # what the register's JSON reader makes of it, or its error
+        return [Problem.model_validate(item) for item in _loads(text)]
+    if not any(f'"{code}"' in text for code in codes):
+        return []
+    return [Problem.model_validate(item) for item in _loads(text) if item.get("code") in codes]
 
 
 def _run_dict(row: Any) -> dict[str, Any]:

@@ -14,17 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sheetsync import records as records_module
 from sheetsync import store
-from sheetsync.errors import Problem
+from sheetsync.errors import Problem, problems_as_json
 from sheetsync.records import FileResult, FileStatus, SheetResult, ValidRow, sorted_sheet
 from sheetsync.schemas import Enterprise, Stamp, SubmitterKind
 from sheetsync.store import (
     Register,
     RegisterChanged,
+    _decoded_problems,
     content_hash,
     decode_key,
     dumps,
@@ -279,6 +281,37 @@ def test_submissions_can_bring_back_only_the_problems_of_some_codes(register: Re
     assert {k: v for k, v in conflicts.items() if k != "problems"} == {
         k: v for k, v in everything.items() if k != "problems"
     }
+
+
+def test_a_code_named_only_in_a_value_brings_back_no_problem(register: Register) -> None:
+    # the quick look for the code's quoted name finds it in a cell's text: decoded, and still left out
+    required = Problem.make(
+        "required", file="b.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称", value="not-owner"
+    )
+    add_submission(register, file_result("b", problems=[required]), DAY1)
+
+    (conflicts,) = register.submissions(problem_codes={"not-owner"})
+    (everything,) = register.submissions()
+
+    assert conflicts["problems"] == [] and everything["problems"] == [required]
+
+
+def test_problems_decode_from_any_json_the_register_holds() -> None:
+    problem = Problem.make(
+        "required", file="甲.xlsx", sheet="企业名录", cell="B3", row=3, header="企业名称", value='\u00e9 \\ "'
+    )
+    stored = dumps(problems_as_json([problem]))
+    spaced = json.dumps([problem.model_dump(mode="json")], indent=1)  # another writer's spacing
+    with_extra = json.dumps([{**problem.model_dump(mode="json"), "later_field": 1}])
+
+    assert (
+        _decoded_problems(stored) == _decoded_problems(spaced) == _decoded_problems(with_extra) == [problem]
+    )
+    assert _decoded_problems(stored, {"required"}) == [problem]
+    assert _decoded_problems(stored, {"not-owner"}) == []
+    assert problems_as_json([problem]) == [problem.model_dump(mode="json")]
+    with pytest.raises(ValidationError):
+        _decoded_problems(json.dumps([{"code": "required"}]))  # pydantic says what is missing
 
 
 def test_problems_are_stored_as_readable_json(register: Register) -> None:
