@@ -496,3 +496,24 @@ def test_records_sharing_a_fields_set_stay_apart_when_one_is_copied_with_changes
     with pytest.raises(Exception, match="frozen"):
         first.district = "海珠区"  # type: ignore[misc]
     assert second.model_fields_set == {"uscc", "name"}
+
+
+def test_assembled_records_share_their_field_names_and_stay_what_pydantic_makes() -> None:
+    """Records built from parsed cells keep their fields in a key-sharing dict: smaller, same record."""
+    import platform
+    import sys
+
+    from sheetsync.schemas.base import assembled
+
+    raw = {"uscc": "91440101MA5CJQ4N59", "name": "某公司", "district": "越秀区"}
+    built, validated = Enterprise.from_parsed(raw), Enterprise.model_validate(raw)
+    assert built == validated and built.model_dump() == validated.model_dump()
+    assert list(built.__dict__) == list(Enterprise.model_fields)
+    assert pickle.loads(pickle.dumps(built)) == validated
+    assert built.model_copy(update={"name": "乙公司"}).name == "乙公司" and built.name == "某公司"
+    if platform.python_implementation() == "CPython":
+        assert sys.getsizeof(built.__dict__) < sys.getsizeof(dict(built.__dict__))
+    # a caller's dict with other names than the model's is kept as it came, not merged into the fields
+    values = {**validated.__dict__, "later_column": 1}
+    odd = assembled(Enterprise, values, set())
+    assert odd.__dict__ is values

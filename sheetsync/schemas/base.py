@@ -436,11 +436,39 @@ def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) ->
     (:meth:`SheetModel.from_parsed`) or a record pickled in a worker process.
     """
     record = model.__new__(model)
-    _set_attribute(record, "__dict__", values)
+    template = _field_template(model)
+    if len(values) == len(template):
+        fields = template.copy()
+        fields.update(values)
+        if len(fields) != len(template):  # other names than the model's: kept as they came
+            fields = values
+    else:
+        fields = values
+    _set_attribute(record, "__dict__", fields)
     _set_attribute(record, "__pydantic_fields_set__", filled)
     _set_attribute(record, "__pydantic_extra__", None)
     _set_attribute(record, "__pydantic_private__", None)
     return record
+
+
+def _field_template(model: type[SheetModel]) -> dict[str, Any]:
+    """A dict of ``model``'s fields in order whose copies share one table of keys.
+
+    A record's fields live in its ``__dict__``; a plain dict of 15 fields takes 464 bytes, a
+    copy of this one 296, as CPython keeps the keys of an instance dict made attribute by
+    attribute once for the class and only the values in each copy. A national night holds
+    its 900,000 typed records through the writing of the master: about 150 MB less.
+    Where the interpreter does not share keys this is an ordinary dict, and copies of it
+    ordinary dicts.
+    """
+    template = model.__dict__.get("_field_template")
+    if template is None:
+        prototype = model.__new__(model)
+        for name in model.model_fields:
+            _set_attribute(prototype, name, None)
+        template = prototype.__dict__
+        model._field_template = template  # type: ignore[attr-defined]
+    return template
 
 
 # One fields set per distinct set of field names, shared by every record built with it.
