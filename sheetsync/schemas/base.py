@@ -339,13 +339,13 @@ class SheetModel(BaseModel):
         of checking a 300,000-row night).  Fields not in ``parsed`` take their default and are
         left out of the fields set, as with ``model_validate``.
         """
-        defaults = cls.__dict__.get("_field_defaults")
-        if defaults is None:
-            defaults = tuple((name, info.default) for name, info in cls.model_fields.items())
-            cls._field_defaults = defaults  # type: ignore[attr-defined]
-        get = parsed.get
-        values = {name: get(name, default) for name, default in defaults}
-        return assembled(cls, values, shared_fields_set(parsed))
+        defaults = _defaults_template(cls)
+        fields = defaults.copy()
+        fields.update(parsed)
+        if len(fields) != len(defaults):  # a name that is no field: left out, as pydantic would
+            fields = defaults.copy()
+            fields.update((name, value) for name, value in parsed.items() if name in defaults)
+        return _record(cls, fields, shared_fields_set(parsed))
 
     @classmethod
     def builder(cls, present: Sequence[str]) -> Callable[[Sequence[Any]], Self]:
@@ -357,9 +357,12 @@ class SheetModel(BaseModel):
         names = tuple(cls.model_fields)
         filled = shared_fields_set(present)
         if tuple(present) == names:  # every column there, in the model's order: the usual case
+            template = _field_template(cls)
 
             def build_all(values: Sequence[Any]) -> Self:
-                return assembled(cls, dict(zip(names, values, strict=True)), filled)
+                fields = template.copy()
+                fields.update(zip(names, values, strict=True))
+                return _record(cls, fields, filled)
 
             return build_all
         position = {name: index for index, name in enumerate(present)}
@@ -435,7 +438,6 @@ def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) ->
     set): for values already known to be what validation would return, from parsed cells
     (:meth:`SheetModel.from_parsed`) or a record pickled in a worker process.
     """
-    record = model.__new__(model)
     template = _field_template(model)
     if len(values) == len(template):
         fields = template.copy()
@@ -444,6 +446,12 @@ def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) ->
             fields = values
     else:
         fields = values
+    return _record(model, fields, filled)
+
+
+def _record(model: type[_Record], fields: dict[str, Any], filled: set[str]) -> _Record:
+    """A record of ``model`` whose ``__dict__`` is ``fields``; see :func:`assembled`."""
+    record = model.__new__(model)
     _set_attribute(record, "__dict__", fields)
     _set_attribute(record, "__pydantic_fields_set__", filled)
     _set_attribute(record, "__pydantic_extra__", None)
@@ -468,6 +476,16 @@ def _field_template(model: type[SheetModel]) -> dict[str, Any]:
             _set_attribute(prototype, name, None)
         template = prototype.__dict__
         model._field_template = template  # type: ignore[attr-defined]
+    return template
+
+
+def _defaults_template(model: type[SheetModel]) -> dict[str, Any]:
+    """:func:`_field_template` holding each field's default: a record's fields before its cells."""
+    template = model.__dict__.get("_defaults_template")
+    if template is None:
+        template = _field_template(model).copy()
+        template.update((name, info.default) for name, info in model.model_fields.items())
+        model._defaults_template = template  # type: ignore[attr-defined]
     return template
 
 
