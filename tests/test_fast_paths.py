@@ -517,3 +517,7 @@ def test_assembled_records_share_their_field_names_and_stay_what_pydantic_makes(
     values = {**validated.__dict__, "later_column": 1}
     odd = assembled(Enterprise, values, set())
     assert odd.__dict__ is values
+    # from_parsed starts from the fields' defaults; a parsed name that is no field is left out
+    stray = Enterprise.from_parsed({**raw, "later_column": 1})
+    assert stray.__dict__ == validated.__dict__ and list(stray.__dict__) == list(Enterprise.model_fields)
+    assert Enterprise.from_parsed({}).__dict__ == Enterprise.model_validate({}).__dict__
