@@ -291,13 +291,13 @@ def _typed(
     columns = model.columns() if model.can_build_from_parsed() else None
     try:
         for record in stored:
-            # a blank is the model's default anyway; validating it would only re-raise 'required'
-            # for a row the register accepted under an older contract, and costs a call per empty cell
-            data = {name: value for name, value in record.data.items() if value is not None}
-            typed = _from_register(model, columns, data) if columns is not None else None
+            typed = _from_register(model, columns, record.data) if columns is not None else None
             if typed is not None:
                 found.append(Owned(typed, record.submitter))
                 continue
+            # a blank is the model's default anyway; validating it would only re-raise 'required'
+            # for a row the register accepted under an older contract, and costs a call per empty cell
+            data = {name: value for name, value in record.data.items() if value is not None}
             try:
                 found.append(Owned(model.model_validate(data), record.submitter))
             except ValidationError as error:
@@ -311,7 +311,7 @@ def _typed(
 
 
 def _from_register(model: type[M], columns: Mapping[str, Column], data: Mapping[str, object]) -> M | None:
-    """The record ``model_validate(data)`` gives, built from each cell's cached parse; None if unsure.
+    """The record ``model_validate`` gives for ``data`` less its blanks, built from each cell's cached parse; None if unsure.
 
     The register repeats the same dates, choices and districts on every night's 300,000 rows: each
     distinct value is parsed once (:meth:`Column.outcome`), and the record assembled without a
@@ -320,6 +320,8 @@ def _from_register(model: type[M], columns: Mapping[str, Column], data: Mapping[
     """
     parsed: dict[str, object] = {}
     for name, value in data.items():
+        if value is None:
+            continue  # a blank: the field's default, as model_validate of the row without it gives
         column = columns.get(name)
         if column is None:
             return None  # a column the contract dropped: model_validate names it
