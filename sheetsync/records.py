@@ -15,7 +15,7 @@ from typing import Any
 
 from sheetsync.errors import Problem
 from sheetsync.schemas import SheetModel, Stamp
-from sheetsync.schemas.base import assembled, shared_fields_set
+from sheetsync.schemas.base import assembled_in_order, shared_fields_set
 
 
 class ValidRow:
@@ -77,11 +77,7 @@ class ValidRow:
         record = self._record
         if record is None:
             assert self._values is not None and self._fields_set is not None
-            names = _field_names(self._model)
-            filled = _filled(self._fields_set)
-            record = self._record = assembled(
-                self._model, dict(zip(names, self._values, strict=True)), filled
-            )
+            record = self._record = assembled_in_order(self._model, self._values, _filled(self._fields_set))
             self._values = None
         return record
 
@@ -185,7 +181,7 @@ class SheetResult:
         """Pickled compactly: a file validated in a worker process comes back to consolidation.
 
         Pickling each record as a pydantic model costs several times more than validating it
-        did; its field values as a tuple, rebuilt with :func:`~sheetsync.schemas.base.assembled`,
+        did; its field values as a tuple, rebuilt with :func:`~sheetsync.schemas.base.assembled_in_order`,
         cost little (the rows are valid records already).
         """
         state = {name: value for name, value in self.__dict__.items() if name != "valid_rows"}

@@ -357,28 +357,17 @@ class SheetModel(BaseModel):
         names = tuple(cls.model_fields)
         filled = shared_fields_set(present)
         if tuple(present) == names:  # every column there, in the model's order: the usual case
-            template = _field_template(cls)
 
             def build_all(values: Sequence[Any]) -> Self:
-                fields = template.copy()
-                fields.update(zip(names, values, strict=True))
-                return _record(cls, fields, filled)
+                return assembled_in_order(cls, values, filled)
 
             return build_all
         position = {name: index for index, name in enumerate(present)}
         sources = tuple((position.get(name, -1), info.default) for name, info in cls.model_fields.items())
 
         def build(values: Sequence[Any]) -> Self:
-            return assembled(
-                cls,
-                dict(
-                    zip(
-                        names,
-                        [values[at] if at >= 0 else default for at, default in sources],
-                        strict=True,
-                    )
-                ),
-                filled,
+            return assembled_in_order(
+                cls, [values[at] if at >= 0 else default for at, default in sources], filled
             )
 
         return build
@@ -446,6 +435,14 @@ def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) ->
             fields = values
     else:
         fields = values
+    return _record(model, fields, filled)
+
+
+def assembled_in_order(model: type[_Record], values: Iterable[Any], filled: set[str]) -> _Record:
+    """:func:`assembled` of every field's value in the model's order, filled straight into the fields."""
+    template = _field_template(model)
+    fields = template.copy()
+    fields.update(zip(template, values, strict=True))
     return _record(model, fields, filled)
 
 
