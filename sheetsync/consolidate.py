@@ -31,6 +31,7 @@ from sqlalchemy import Connection
 
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem, problems_as_json
+from sheetsync.gc_pause import gc_paused
 from sheetsync.master.conflicts import NOT_OWNER
 from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.master_files import staging_path, write_error_message
@@ -216,7 +217,7 @@ def consolidate(
             _give_back_freed_memory()  # before the register's current records are loaded
             # the domain reads what is about to be committed, one sheet at a time
             sheet_names = [model.sheet_name for model in SHEETS]
-            view = evaluate(register.current_records(sheet_names, conn=conn), profile, as_of)
+            view = _evaluated(register.current_records(sheet_names, conn=conn), profile, as_of)
             period = period_of(as_of, frequency or profile.reporting)
             # this night's included; of the problems, only the conflicts the master lists again
             submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
@@ -332,8 +333,15 @@ def _write_master_as_now(
         target,
         publish,
         max_register_rows=max_register_rows,
-        view=evaluate(records, profile, as_of),
+        view=_evaluated(records, profile, as_of),
     )
+
+
+def _evaluated(records: Mapping[str, Sequence[StoredRecord]], profile: Profile, as_of: date) -> ProgrammeView:
+    """The domain's view, built with the cyclic collector paused: it keeps all it makes (see
+    :mod:`sheetsync.gc_pause`)."""
+    with gc_paused():
+        return evaluate(records, profile, as_of)
 
 
 def _write_master(
