@@ -31,7 +31,7 @@ from sqlalchemy import Connection
 
 from sheetsync.drive import Drive
 from sheetsync.errors import Problem, problems_as_json
-from sheetsync.gc_pause import gc_paused
+from sheetsync.gc_pause import SparedFromCollection
 from sheetsync.master.conflicts import NOT_OWNER
 from sheetsync.master.split import EXCEL_DATA_ROWS
 from sheetsync.master_files import staging_path, write_error_message
@@ -187,6 +187,7 @@ def consolidate(
     with (
         open_register(register_url or drive.register_url) as register,
         register.exclusive(wait=register_wait is None or register_wait > 0, timeout=register_wait),
+        SparedFromCollection() as spared,  # the domain's view, kept until the master is written
     ):
         chosen = list(drive.submissions() if files is None else files)
         validated = _validate_all(drive, profile, register, chosen, progress)
@@ -217,7 +218,8 @@ def consolidate(
             _give_back_freed_memory()  # before the register's current records are loaded
             # the domain reads what is about to be committed, one sheet at a time
             sheet_names = [model.sheet_name for model in SHEETS]
-            view = _evaluated(register.current_records(sheet_names, conn=conn), profile, as_of)
+            with spared.building():  # see sheetsync.gc_pause
+                view = evaluate(register.current_records(sheet_names, conn=conn), profile, as_of)
             period = period_of(as_of, frequency or profile.reporting)
             # this night's included; of the problems, only the conflicts the master lists again
             submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
@@ -258,7 +260,14 @@ def consolidate(
                 )
                 _finish_quietly(changed)
                 report.master_path = _write_master_as_now(
-                    register, report, profile, as_of, target, publish, max_register_rows=max_register_rows
+                    register,
+                    report,
+                    profile,
+                    as_of,
+                    target,
+                    publish,
+                    spared,
+                    max_register_rows=max_register_rows,
                 )
         except Exception as error:
             log.exception("writing the master %s failed", target)
@@ -315,6 +324,7 @@ def _write_master_as_now(
     as_of: date,
     target: Path,
     publish: Callable[[Path], Path] | None,
+    spared: SparedFromCollection,
     *,
     max_register_rows: int,
 ) -> Path:
@@ -325,6 +335,8 @@ def _write_master_as_now(
     with register.snapshot() as conn:
         records = {model.sheet_name: register.current(model.sheet_name, conn=conn) for model in SHEETS}
         submissions = register.submissions(conn=conn, problem_codes={NOT_OWNER})
+    with spared.building():
+        view = evaluate(records, profile, as_of)
     return _write_master(
         register,
         report,
@@ -333,15 +345,8 @@ def _write_master_as_now(
         target,
         publish,
         max_register_rows=max_register_rows,
-        view=_evaluated(records, profile, as_of),
+        view=view,
     )
-
-
-def _evaluated(records: Mapping[str, Sequence[StoredRecord]], profile: Profile, as_of: date) -> ProgrammeView:
-    """The domain's view, built with the cyclic collector paused: it keeps all it makes (see
-    :mod:`sheetsync.gc_pause`)."""
-    with gc_paused():
-        return evaluate(records, profile, as_of)
 
 
 def _write_master(

@@ -1,4 +1,4 @@
-"""The collector pause around the domain's view: paused inside, as the caller had it after."""
+"""The collector spared the domain's view: paused while it is built, frozen until the night ends."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 import sheetsync.consolidate as consolidation
-from sheetsync.gc_pause import gc_paused
+from sheetsync.gc_pause import SparedFromCollection, gc_paused
 from tests.test_pipeline import AS_OF, PROFILE, make_drive
 
 
 @pytest.fixture(autouse=True)
-def _collector_enabled_again():
+def _collector_as_usual():
+    gc.unfreeze()
     yield
+    gc.unfreeze()
     gc.enable()
 
 
@@ -64,7 +66,45 @@ def test_no_automatic_collection_runs_inside_and_they_run_again_after() -> None:
     assert after > 0
 
 
-def test_a_night_builds_the_domains_view_with_the_collector_paused(tmp_path: Path, monkeypatch) -> None:
+def test_what_is_built_stays_frozen_until_the_scope_ends() -> None:
+    gc.enable()
+    with SparedFromCollection() as spared:
+        with spared.building():
+            assert not gc.isenabled()
+            kept = [[] for _ in range(1000)]
+        assert gc.isenabled()
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        assert not any(found is kept for found in gc.get_objects())  # in no generation a pass goes over
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
+def test_a_failed_build_freezes_nothing_and_enables_collection_again() -> None:
+    gc.enable()
+    with SparedFromCollection() as spared:
+        with pytest.raises(ZeroDivisionError), spared.building():
+            1 / 0  # noqa: B018
+        assert gc.get_freeze_count() == 0
+        assert gc.isenabled()
+
+
+def test_objects_the_process_froze_itself_stay_frozen() -> None:
+    gc.enable()
+    gc.freeze()  # a server that forks might do this before the night
+    before = gc.get_freeze_count()
+    with SparedFromCollection() as spared:
+        with spared.building():
+            assert not gc.isenabled()
+            kept = [[] for _ in range(1000)]
+        assert gc.get_freeze_count() == before  # nothing of the night's is frozen then
+    assert gc.get_freeze_count() == before
+    assert kept
+
+
+def test_a_night_builds_its_view_paused_and_keeps_it_frozen_while_the_master_is_written(
+    tmp_path: Path, monkeypatch
+) -> None:
     seen: list[bool] = []
     real = consolidation.evaluate
 
@@ -74,8 +114,18 @@ def test_a_night_builds_the_domains_view_with_the_collector_paused(tmp_path: Pat
 
     monkeypatch.setattr(consolidation, "evaluate", evaluate)
     gc.enable()
+    frozen: list[int] = []
+    real_write = consolidation.write_master
+
+    def write_master(*args, **kwargs):
+        frozen.append(gc.get_freeze_count())
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(consolidation, "write_master", write_master)
     drive, _ = make_drive(tmp_path)
     report = consolidation.consolidate(drive, PROFILE, as_of=AS_OF)
     assert seen == [False]
     assert gc.isenabled()
+    assert frozen and frozen[0] > 0  # the view, left out of the passes while the master is written
+    assert gc.get_freeze_count() == 0  # the night's view is the collector's again
     assert report.view is not None and report.master_path.is_file()
