@@ -420,26 +420,14 @@ _set_attribute = object.__setattr__
 _Record = TypeVar("_Record", bound="SheetModel")
 
 
-def assembled(model: type[_Record], values: dict[str, Any], filled: set[str]) -> _Record:
-    """A record of ``model`` holding ``values`` (every field, in order) as they are, unvalidated.
+def assembled_in_order(model: type[_Record], values: Iterable[Any], filled: set[str]) -> _Record:
+    """A record of ``model`` holding ``values`` (every field's, in the model's order) as they are, unvalidated.
 
     Pydantic's own four slots set as ``model_validate`` leaves them (``filled`` is the fields
     set): for values already known to be what validation would return, from parsed cells
-    (:meth:`SheetModel.from_parsed`) or a record pickled in a worker process.
+    (:meth:`SheetModel.builder`) or a record pickled in a worker process. The fields go into a
+    copy of the model's template dict, so every record shares its field names.
     """
-    template = _field_template(model)
-    if len(values) == len(template):
-        fields = template.copy()
-        fields.update(values)
-        if len(fields) != len(template):  # other names than the model's: kept as they came
-            fields = values
-    else:
-        fields = values
-    return _record(model, fields, filled)
-
-
-def assembled_in_order(model: type[_Record], values: Iterable[Any], filled: set[str]) -> _Record:
-    """:func:`assembled` of every field's value in the model's order, filled straight into the fields."""
     template = _field_template(model)
     fields = template.copy()
     fields.update(zip(template, values, strict=True))
@@ -447,7 +435,7 @@ def assembled_in_order(model: type[_Record], values: Iterable[Any], filled: set[
 
 
 def _record(model: type[_Record], fields: dict[str, Any], filled: set[str]) -> _Record:
-    """A record of ``model`` whose ``__dict__`` is ``fields``; see :func:`assembled`."""
+    """A record of ``model`` whose ``__dict__`` is ``fields``; see :func:`assembled_in_order`."""
     record = model.__new__(model)
     _set_attribute(record, "__dict__", fields)
     _set_attribute(record, "__pydantic_fields_set__", filled)
