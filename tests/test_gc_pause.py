@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,29 +103,28 @@ def test_objects_the_process_froze_itself_stay_frozen() -> None:
     assert kept
 
 
+def _observe(monkeypatch, name: str, look: Callable[[], object]) -> list[object]:
+    """What ``look()`` says each time the night calls ``consolidate.<name>``, which still runs."""
+    seen: list[object] = []
+    real = getattr(consolidation, name)
+
+    def observed(*args, **kwargs):
+        seen.append(look())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(consolidation, name, observed)
+    return seen
+
+
 def test_a_night_builds_its_view_paused_and_keeps_it_frozen_while_the_master_is_written(
     tmp_path: Path, monkeypatch
 ) -> None:
-    seen: list[bool] = []
-    real = consolidation.evaluate
-
-    def evaluate(*args, **kwargs):
-        seen.append(gc.isenabled())
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(consolidation, "evaluate", evaluate)
+    enabled = _observe(monkeypatch, "evaluate", gc.isenabled)
+    frozen = _observe(monkeypatch, "write_master", gc.get_freeze_count)
     gc.enable()
-    frozen: list[int] = []
-    real_write = consolidation.write_master
-
-    def write_master(*args, **kwargs):
-        frozen.append(gc.get_freeze_count())
-        return real_write(*args, **kwargs)
-
-    monkeypatch.setattr(consolidation, "write_master", write_master)
     drive, _ = make_drive(tmp_path)
     report = consolidation.consolidate(drive, PROFILE, as_of=AS_OF)
-    assert seen == [False]
+    assert enabled == [False]
     assert gc.isenabled()
     assert frozen and frozen[0] > 0  # the view, left out of the passes while the master is written
     assert gc.get_freeze_count() == 0  # the night's view is the collector's again
