@@ -62,6 +62,7 @@ MEASUREMENTS: dict[str, str] = {
     "d": "(d) pandas+openpyxl read, frictionless, concat",
     "e": "(e) XlsxWriter constant-memory, the master's cells",
     "m": "(m) write_master alone, on (a)'s input",
+    "f": "(f) store floor: (c) in the night's workers, raw rows into SQLite",
 }
 
 # (name, numerator, denominator, target text, check); the check gets the ratio
@@ -75,6 +76,7 @@ TARGETS: tuple[tuple[str, str, str, str, Callable[[float], bool]], ...] = (
     ("whole night / read floor (a+/c), for reference", "a+", "c", "(≤ 1.5 is a's)", lambda r: r <= 1.5),
     ("user script / whole night (d/a+), for reference", "d", "a+", "(≥ 15 is a's)", lambda r: r >= 15),
     ("whole rerun / whole night (b+/a+)", "b+", "a+", "≤ 0.10", lambda r: r <= 0.10),
+    ("store floor / read floor (f/c), for reference", "f", "c", "(a/c's floor)", lambda r: r <= 1.5),
 )
 # Phases of a consolidation that are not the register stage: what evaluation and the master add.
 OWNERSHIP_PHASE = "ownership (_isolate, incl. its register reads)"
@@ -369,6 +371,66 @@ def measure_read_floor(paths: Sequence[str]) -> dict[str, Any]:
                 cells += sum(len(row) for row in rows)
             book.close()
     return clock.result(files=len(paths), cells=cells)
+
+
+# ---------------------------------------------------------------------------- (f)
+
+
+def _read_raw_rows(_folder: str, path: Path) -> tuple[str, list[tuple[str, list[str]]]]:
+    """One file's hash and every data row of every sheet as JSON text, as a worker would hand it over."""
+    import hashlib
+
+    import orjson
+    import python_calamine
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    book = python_calamine.CalamineWorkbook.from_path(str(path))
+    sheets = []
+    for name in book.sheet_names:
+        rows = book.get_sheet_by_name(name).to_python(skip_empty_area=True)
+        sheets.append((name, [orjson.dumps(row).decode() for row in rows[1:]]))
+    book.close()
+    return digest, sheets
+
+
+def measure_store_floor(root: str, register: str) -> dict[str, Any]:
+    """(f): what consolidation costs with nothing checked, the floor under a/c.
+
+    The read floor (c) done the way the night does it: through the night's own
+    ``validate_in_order`` (so in as many spawned workers as the night would start, or in this
+    process when the night would be), each file hashed (the night skips unchanged files by
+    hash) and its rows encoded as JSON; then every row stored as it came into a fresh SQLite
+    table, in one transaction.  No validation, no references, no merge: a consolidation that
+    checks every cell can only be slower, so f/c is how much of a/c's 1.5 is left for checking.
+    """
+    import sqlite3
+
+    from sheetsync.validate_parallel import planned_workers, validate_in_order
+
+    files = _corpus_files(Path(root))
+    register_path = Path(register)
+    for stale in register_path.parent.glob(register_path.name + "*"):
+        stale.unlink()
+    workers = planned_workers(files)
+    rows = 0
+    with _Clock() as clock:
+        read = validate_in_order(_read_raw_rows, files)
+        connection = sqlite3.connect(register_path)
+        connection.execute(
+            "CREATE TABLE raw_rows (file TEXT, file_hash TEXT, sheet TEXT, row INTEGER, data TEXT)"
+        )
+        for (_, path), (digest, sheets) in zip(files, read, strict=True):
+            for name, encoded in sheets:
+                connection.executemany(
+                    "INSERT INTO raw_rows VALUES (?, ?, ?, ?, ?)",
+                    ((str(path), digest, name, index, data) for index, data in enumerate(encoded, start=2)),
+                )
+                rows += len(encoded)
+        connection.commit()
+        connection.close()
+    stored = register_path.stat().st_size
+    register_path.unlink()
+    return clock.result(files=len(files), rows=rows, workers=workers, stored_bytes=stored)
 
 
 # ---------------------------------------------------------------------------- (d)
@@ -675,6 +737,11 @@ def run_benchmark(
     if "c" in only:
         say("(c) read floor …")
         results["c"] = _in_child(measure_read_floor, paths, isolate=isolate)
+    if "f" in only:
+        say("(f) store floor …")
+        results["f"] = _in_child(
+            measure_store_floor, str(root), str(work / "store_floor.sqlite"), isolate=isolate
+        )
     if "d" in only:
         sample = paths
         total_rows = None
@@ -739,6 +806,7 @@ def ratios(results: dict[str, Any]) -> dict[str, dict[str, float]]:
         ("a+/c", "a+", "c"),
         ("d/a+", "d", "a+"),
         ("b+/a+", "b+", "a+"),
+        ("f/c", "f", "c"),
     ]
     for name, top, bottom in pairs:
         if top in results and bottom in results:
@@ -884,6 +952,12 @@ def results_markdown(result: dict[str, Any]) -> str:
     if e is not None and mm is not None:
         lines.append(
             f"(e) wrote the {e['details']['cells']:,} cells of (a)'s master; (m) wrote {mm['details']['cells']:,}."
+        )
+    f = result["measurements"].get("f")
+    if f is not None:
+        lines.append(
+            f"(f) {f['details']['rows']:,} rows from {f['details']['files']:,} files in {f['details']['workers']} "
+            f"worker(s), {f['details']['stored_bytes'] / 1e6:.1f} MB of SQLite."
         )
     lines.append("")
     return "\n".join(lines)

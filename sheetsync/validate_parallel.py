@@ -134,6 +134,18 @@ def worker_count(files: int) -> int:
     return max(1, min(cores, cap, files))
 
 
+def planned_workers(files: Sequence[tuple[str, Path]], workers: int | None = None) -> int:
+    """The processes :func:`validate_in_order` uses for ``files``; 1 is this process alone.
+
+    Apart so that the benchmark's floor (f) starts exactly the workers a night would.
+    """
+    if workers is None:
+        count = worker_count(len(files)) if _total_bytes(files) >= MIN_BYTES_FOR_POOL else 1
+    else:
+        count = max(1, min(workers, len(files)))
+    return count if count >= 2 and len(files) >= MIN_FILES_FOR_POOL else 1
+
+
 def validate_in_order(
     validate: Validate,
     files: Sequence[tuple[str, Path]],
@@ -151,11 +163,8 @@ def validate_in_order(
     ``progress`` is called with each file's path as its result arrives, in order.  Should the
     pool break (a worker killed), the files it has not answered are validated in this process.
     """
-    if workers is None:
-        count = worker_count(len(files)) if _total_bytes(files) >= MIN_BYTES_FOR_POOL else 1
-    else:
-        count = max(1, min(workers, len(files)))
-    if count < 2 or len(files) < MIN_FILES_FOR_POOL:
+    count = planned_workers(files, workers)
+    if count < 2:
         return _in_process(validate, files, progress)
     results: list[Validated] = []
     try:

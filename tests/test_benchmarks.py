@@ -64,7 +64,7 @@ def test_corpus_is_the_same_for_the_same_seed(tmp_path: Path) -> None:
 
 
 def test_harness_measures_everything_and_writes_a_results_block(corpus: Path, tmp_path: Path) -> None:
-    only = "abcdem" if HAS_FRICTIONLESS else "abcem"
+    only = "abcdefm" if HAS_FRICTIONLESS else "abcefm"
     result = run.run_benchmark(corpus, only=only, isolate=False)
 
     measurements = result["measurements"]
@@ -80,10 +80,14 @@ def test_harness_measures_everything_and_writes_a_results_block(corpus: Path, tm
     assert b["already_registered"] == 2  # only the changed file is new
     assert len(b["changed_file_merge_seconds"]) == 1 and b["merged_updated"] > 0
     assert measurements["c"]["details"]["cells"] > 0
+    # (f) stores every data row of every file (and the rows of each file's 填报信息 stamp sheet)
+    floor = measurements["f"]["details"]
+    assert floor["files"] == 3 and floor["rows"] > make_corpus.load_manifest(corpus)["rows"]
+    assert floor["workers"] == 1  # a tiny inbox is validated in the night's own process, and so is (f)
     master = run.count_cells(str(corpus / run.WORK / "master_a.xlsx"))
     assert measurements["e"]["details"]["cells_by_sheet"] == master  # exactly the master's cells
     assert measurements["m"]["details"]["cells_by_sheet"] == master  # the same master again
-    assert {"a/c", "b/a", "m/e", "a+/c", "b+/a+"} <= set(result["ratios"])
+    assert {"a/c", "b/a", "m/e", "a+/c", "b+/a+", "f/c"} <= set(result["ratios"])
     assert any(row["target"].startswith("rerun register work") for row in result["targets"])
 
     path = tmp_path / "RESULTS.md"

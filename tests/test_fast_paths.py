@@ -37,7 +37,7 @@ from sheetsync.records import FileResult, StoredRecord
 from sheetsync.schemas import SHEETS, Audit, Enterprise, Expert, Project, Target, Training
 from sheetsync.store import encode_key, open_register, versions_table
 from sheetsync.validate import SheetChecker, validate_file, validate_workbook
-from sheetsync.validate_parallel import validate_in_order
+from sheetsync.validate_parallel import MIN_BYTES_FOR_POOL, planned_workers, validate_in_order
 
 PROFILE = load_profile("guangzhou-2013")
 
@@ -390,6 +390,23 @@ def test_validation_in_worker_processes_equals_validation_here(demo: Any) -> Non
     assert seen == [path for _, path in files]
     for a, b in zip(pooled, here, strict=True):
         same_results(a, b)
+
+
+def test_workers_are_planned_by_files_and_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv("SHEETSYNC_WORKERS", raising=False)
+    small = []
+    for index in range(6):
+        path = tmp_path / f"{index}.xlsx"
+        path.write_bytes(b"x" * 10)
+        small.append(("区", path))
+    assert planned_workers(small) == 1  # too few bytes to pay for starting workers
+    assert planned_workers(small, workers=2) == 2  # unless asked for
+    assert planned_workers(small[:3], workers=2) == 1  # too few files, whatever was asked
+    small[0][1].write_bytes(b"x" * MIN_BYTES_FOR_POOL)
+    assert planned_workers(small) == 2
+    monkeypatch.setenv("SHEETSYNC_WORKERS", "1")
+    assert planned_workers(small) == 1
 
 
 def _validate(profile: Any, folder: str, path: Path) -> FileResult:
