@@ -398,7 +398,7 @@ def measure_store_floor(root: str, register: str) -> dict[str, Any]:
 
     The read floor (c) done the way the night does it: through the night's own
     ``validate_in_order`` (so in as many spawned workers as the night would start, or in this
-    process when the night would be), each file hashed (the night skips unchanged files by
+    process when the night would validate there), each file hashed (the night skips unchanged files by
     hash) and its rows encoded as JSON; then every row stored as it came into a fresh SQLite
     table, in one transaction.  No validation, no references, no merge: a consolidation that
     checks every cell can only be slower, so f/c is how much of a/c's 1.5 is left for checking.
